@@ -1,0 +1,84 @@
+//! Wiring: builds each function's service from settings and AWS clients, once per cold start.
+
+use std::sync::Arc;
+
+use crate::aws::{DynamoTable, SecretsManager, SqsQueue};
+use crate::clock::SystemClock;
+use crate::config::{ConfigError, IngestSettings, WorkerSettings};
+use crate::ghl::{GhlClient, GhlConfig, GhlError, PrivateIntegrationToken};
+use crate::idempotency::Idempotency;
+use crate::ingest::{IngestService, Trigger};
+use crate::mapping::{Mapping, MappingError};
+use crate::secrets::CachedSecret;
+use crate::worker::SyncWorker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    #[error("GHL client: {0}")]
+    Ghl(#[from] GhlError),
+}
+
+pub fn ingest_service(
+    trigger: Trigger,
+    settings: &IngestSettings,
+    sdk: &aws_config::SdkConfig,
+) -> IngestService {
+    let table = Arc::new(DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        &settings.common.table_name,
+    ));
+    let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
+    IngestService::new(
+        trigger,
+        Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &settings.queue_url)),
+        Idempotency::new(table, settings.common.idempotency_ttl),
+        CachedSecret::new(
+            secrets,
+            &settings.webhook_secret_id,
+            settings.common.secret_cache_ttl,
+        ),
+        Arc::new(SystemClock),
+    )
+}
+
+pub fn sync_worker(
+    settings: &WorkerSettings,
+    sdk: &aws_config::SdkConfig,
+) -> Result<SyncWorker, StartupError> {
+    let mapping = match &settings.mapping_file {
+        Some(path) => Mapping::load(path)?,
+        None => Mapping::bundled()?,
+    };
+    let table = Arc::new(DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        &settings.common.table_name,
+    ));
+    let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
+    let credentials = PrivateIntegrationToken(CachedSecret::new(
+        secrets,
+        &settings.ghl_secret_id,
+        settings.common.secret_cache_ttl,
+    ));
+    let ghl = GhlClient::new(
+        &GhlConfig {
+            base_url: settings.ghl_base_url.clone(),
+            timeout: settings.ghl_timeout,
+        },
+        Arc::new(credentials),
+    )?;
+    Ok(SyncWorker::new(
+        ghl,
+        table.clone(),
+        Arc::new(mapping),
+        Idempotency::new(table, settings.common.idempotency_ttl),
+        Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            &settings.dead_letter_queue_url,
+        )),
+        Arc::new(SystemClock),
+    ))
+}

@@ -1,0 +1,191 @@
+//! One table holds idempotency records (`pk = <scope>:<key>`) and the entity map
+//! (`pk = contact#<source>#<user id>`); `expiration` is the table's TTL attribute.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use time::OffsetDateTime;
+
+use super::describe;
+use crate::domain::SourcePlatform;
+use crate::ports::{
+    ContactLink, EntityMap, IdempotencyRecord, IdempotencyStore, PortError, PutOutcome, RecordStatus,
+};
+
+const PK: &str = "pk";
+
+#[derive(Clone, Debug)]
+pub struct DynamoTable {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoTable {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn record_from_item(item: &HashMap<String, AttributeValue>) -> Option<IdempotencyRecord> {
+    Some(IdempotencyRecord {
+        key: get_s(item, PK)?,
+        status: RecordStatus::parse(&get_s(item, "status")?)?,
+        expiration: get_n(item, "expiration")?,
+        in_progress_expiration_ms: get_n(item, "in_progress_expiration").unwrap_or(0),
+        payload_hash: get_s(item, "validation").unwrap_or_default(),
+        data: get_s(item, "data"),
+    })
+}
+
+#[async_trait]
+impl IdempotencyStore for DynamoTable {
+    async fn put_if_claimable(
+        &self,
+        record: &IdempotencyRecord,
+        now: OffsetDateTime,
+    ) -> Result<PutOutcome, PortError> {
+        let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(&record.key))
+            .item("status", s(record.status.as_str()))
+            .item("expiration", n(record.expiration))
+            .item("in_progress_expiration", n(record.in_progress_expiration_ms))
+            .item("validation", s(&record.payload_hash))
+            // Same rule as `idempotency::record_is_live`, evaluated atomically by DynamoDB.
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #exp < :now OR (#status = :inprogress AND #ipexp < :now_ms)",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#exp", "expiration")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ipexp", "in_progress_expiration")
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .expression_attribute_values(":now_ms", n(now_ms))
+            .expression_attribute_values(":inprogress", s(RecordStatus::InProgress.as_str()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PutOutcome::Written),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                PutItemError::ConditionalCheckFailedException(failed) => failed
+                    .item()
+                    .and_then(record_from_item)
+                    .map(PutOutcome::Held)
+                    .ok_or_else(|| {
+                        PortError::new("idempotency store", "condition failed without a readable item")
+                    }),
+                other => Err(PortError::new("idempotency store", describe(other))),
+            },
+            Err(other) => Err(PortError::new("idempotency store", describe(&other))),
+        }
+    }
+
+    async fn complete(&self, key: &str, data: Option<&str>, expiration: i64) -> Result<(), PortError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(key))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#exp", "expiration")
+            .expression_attribute_values(":completed", s(RecordStatus::Completed.as_str()))
+            .expression_attribute_values(":exp", n(expiration));
+        update = match data {
+            Some(data) => update
+                .update_expression("SET #status = :completed, #exp = :exp, #data = :data")
+                .expression_attribute_names("#data", "data")
+                .expression_attribute_values(":data", s(data)),
+            None => update.update_expression("SET #status = :completed, #exp = :exp"),
+        };
+        update
+            .send()
+            .await
+            .map_err(|e| PortError::new("idempotency store", describe(&e)))?;
+        Ok(())
+    }
+
+    async fn release(&self, key: &str) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(key))
+            .send()
+            .await
+            .map_err(|e| PortError::new("idempotency store", describe(&e)))?;
+        Ok(())
+    }
+}
+
+fn contact_pk(source: &SourcePlatform, source_user_id: &str) -> String {
+    format!("contact#{source}#{source_user_id}")
+}
+
+#[async_trait]
+impl EntityMap for DynamoTable {
+    async fn contact(
+        &self,
+        source: &SourcePlatform,
+        source_user_id: &str,
+    ) -> Result<Option<ContactLink>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(&contact_pk(source, source_user_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| PortError::new("entity map", describe(&e)))?;
+        Ok(output.item().and_then(|item| {
+            Some(ContactLink {
+                source: source.clone(),
+                source_user_id: source_user_id.to_owned(),
+                location_id: get_s(item, "location_id")?,
+                contact_id: get_s(item, "contact_id")?,
+            })
+        }))
+    }
+
+    async fn put_contact(&self, link: &ContactLink) -> Result<(), PortError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(&contact_pk(&link.source, &link.source_user_id)))
+            .item("location_id", s(&link.location_id))
+            .item("contact_id", s(&link.contact_id))
+            .item("updated_at", n(now))
+            .send()
+            .await
+            .map_err(|e| PortError::new("entity map", describe(&e)))?;
+        Ok(())
+    }
+}

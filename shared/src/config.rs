@@ -1,0 +1,143 @@
+//! Settings from the environment, read once per cold start. Every variable is listed in the
+//! README; a missing required one stops the function with its name.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+/// Reads a variable through a lookup function, so tests need not touch the process environment.
+pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
+
+impl Env<fn(&str) -> Option<String>> {
+    pub fn process() -> Self {
+        Env(|name| std::env::var(name).ok())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        match self.optional(name) {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => v
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|e| ConfigError::Invalid {
+                    name,
+                    problem: e.to_string(),
+                }),
+        }
+    }
+}
+
+/// What both kinds of function share.
+#[derive(Debug, Clone)]
+pub struct CommonSettings {
+    /// `TABLE_NAME`: idempotency records and the entity map.
+    pub table_name: String,
+    /// `IDEMPOTENCY_TTL_SECS` (default 7 days): how long a completed delivery is remembered.
+    pub idempotency_ttl: Duration,
+    /// `SECRET_CACHE_TTL_SECS` (default 300): how long a secret is cached before a re-read.
+    pub secret_cache_ttl: Duration,
+}
+
+impl CommonSettings {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            idempotency_ttl: env.seconds("IDEMPOTENCY_TTL_SECS", 7 * 24 * 3600)?,
+            secret_cache_ttl: env.seconds("SECRET_CACHE_TTL_SECS", 300)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    pub common: CommonSettings,
+    /// `QUEUE_URL`: the realtime queue the worker consumes.
+    pub queue_url: String,
+    /// `WEBHOOK_SECRET_ID`: the webhook credentials document.
+    pub webhook_secret_id: String,
+}
+
+impl IngestSettings {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: CommonSettings::from_env(env)?,
+            queue_url: env.required("QUEUE_URL")?,
+            webhook_secret_id: env.required("WEBHOOK_SECRET_ID")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub common: CommonSettings,
+    /// `DEAD_LETTER_QUEUE_URL`: where permanently failing messages are parked.
+    pub dead_letter_queue_url: String,
+    /// `GHL_SECRET_ID`: location id and Private Integration Token.
+    pub ghl_secret_id: String,
+    /// `GHL_BASE_URL` (default `https://services.leadconnectorhq.com`).
+    pub ghl_base_url: String,
+    /// `GHL_TIMEOUT_SECS` (default 30).
+    pub ghl_timeout: Duration,
+    /// `MAPPING_FILE` (optional): a mapping file read at cold start instead of the built-in
+    /// `config/mapping.toml`.
+    pub mapping_file: Option<PathBuf>,
+}
+
+impl WorkerSettings {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: CommonSettings::from_env(env)?,
+            dead_letter_queue_url: env.required("DEAD_LETTER_QUEUE_URL")?,
+            ghl_secret_id: env.required("GHL_SECRET_ID")?,
+            ghl_base_url: env
+                .optional("GHL_BASE_URL")
+                .unwrap_or_else(|| "https://services.leadconnectorhq.com".to_owned()),
+            ghl_timeout: env.seconds("GHL_TIMEOUT_SECS", 30)?,
+            mapping_file: env.optional("MAPPING_FILE").map(PathBuf::from),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_invalid_variables_are_named() {
+        let env = Env(|name: &str| match name {
+            "TABLE_NAME" => Some("t".to_owned()),
+            "IDEMPOTENCY_TTL_SECS" => Some("soon".to_owned()),
+            _ => None,
+        });
+        let err = IngestSettings::from_env(&env)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("IDEMPOTENCY_TTL_SECS"), "{err}");
+        let env = Env(|name: &str| (name == "TABLE_NAME").then(|| "t".to_owned()));
+        let err = IngestSettings::from_env(&env)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(err, "environment variable QUEUE_URL is required");
+    }
+}

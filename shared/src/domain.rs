@@ -1,0 +1,253 @@
+//! Canonical events: what the sync understands, whatever platform sent it.
+//! Nothing here knows about AWS, HTTP, GHL or a particular LMS's wire format.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+/// The platform an event came from, as a lowercase slug (`skilljar`, `talentlms`, `trainual`,
+/// `talknotes`, or a custom sender's own name). Mapping rules (tags, locations) key on it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SourcePlatform(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("source platform must be 1-32 characters of a-z, 0-9, '-' or '_', got {0:?}")]
+pub struct InvalidSourcePlatform(pub String);
+
+impl SourcePlatform {
+    pub const SKILLJAR: &'static str = "skilljar";
+
+    pub fn skilljar() -> Self {
+        Self(Self::SKILLJAR.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SourcePlatform {
+    type Error = InvalidSourcePlatform;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let ok = (1..=32).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(value))
+        } else {
+            Err(InvalidSourcePlatform(value))
+        }
+    }
+}
+
+impl From<SourcePlatform> for String {
+    fn from(value: SourcePlatform) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for SourcePlatform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address as far as a CRM contact needs one: trimmed, lowercased, one `@` with text on
+/// both sides and a dot in the domain. Deliverability is GHL's business, not ours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a usable email address: {0:?}")]
+pub struct InvalidEmail(pub String);
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = InvalidEmail;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let normalised = value.trim().to_lowercase();
+        let valid = match normalised.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+                    && !normalised.chars().any(char::is_whitespace)
+                    && normalised.len() <= 254
+            }
+            None => false,
+        };
+        if valid {
+            Ok(Self(normalised))
+        } else {
+            Err(InvalidEmail(value))
+        }
+    }
+}
+
+impl From<Email> for String {
+    fn from(value: Email) -> Self {
+        value.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseRef {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// A learner appeared on a training platform (account created, or first enrollment seen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnerCreated {
+    pub source: SourcePlatform,
+    pub source_user_id: String,
+    pub email: Email,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub course: Option<CourseRef>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// Platform-side custom fields by their platform key; the mapping decides which reach GHL.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_fields: BTreeMap<String, String>,
+}
+
+/// Everything the worker can be asked to do. Tagged so that the queue message says what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum SyncEvent {
+    LearnerCreated(LearnerCreated),
+}
+
+impl SyncEvent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SyncEvent::LearnerCreated(_) => "LearnerCreated",
+        }
+    }
+}
+
+/// Identity of one accepted delivery. Derived from the idempotency key, so that a redelivery that
+/// slips past ingest dedupe (e.g. after a crash) still carries the same id to the worker.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(String);
+
+impl EventId {
+    pub fn from_idempotency_key(key: &str) -> Self {
+        let digest = Sha256::digest(key.as_bytes());
+        Self(format!("evt_{}", hex::encode(&digest[..16])))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What travels on the queue: the event plus the facts needed to process it exactly once and to
+/// trace it end to end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub event_id: EventId,
+    pub idempotency_key: String,
+    pub correlation_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    pub event: SyncEvent,
+}
+
+impl Envelope {
+    pub fn new(
+        idempotency_key: String,
+        correlation_id: String,
+        received_at: OffsetDateTime,
+        event: SyncEvent,
+    ) -> Self {
+        Self {
+            event_id: EventId::from_idempotency_key(&idempotency_key),
+            idempotency_key,
+            correlation_id,
+            received_at,
+            event,
+        }
+    }
+
+    /// Hash of the event itself (not of when or how it was received): same key with a different
+    /// hash means two different events claim one identity.
+    pub fn payload_hash(&self) -> String {
+        // Serialising a struct of owned fields and BTreeMaps is deterministic.
+        let bytes = serde_json::to_vec(&self.event).unwrap_or_default();
+        hex::encode(Sha256::digest(&bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_normalised_and_checked() {
+        let email = Email::try_from("  Ada.Lovelace@Example.COM ".to_owned()).map(String::from);
+        assert_eq!(email.as_deref(), Ok("ada.lovelace@example.com"));
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+        ] {
+            assert!(Email::try_from(bad.to_owned()).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn source_platform_is_a_slug() {
+        assert!(SourcePlatform::try_from("talentlms".to_owned()).is_ok());
+        assert!(SourcePlatform::try_from("my_lms-2".to_owned()).is_ok());
+        for bad in ["", "TalentLMS", "has space", &"x".repeat(33)] {
+            assert!(
+                SourcePlatform::try_from(bad.to_owned()).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn event_id_is_stable_per_key() {
+        let a = EventId::from_idempotency_key("skilljar:abc");
+        assert_eq!(a, EventId::from_idempotency_key("skilljar:abc"));
+        assert_ne!(a, EventId::from_idempotency_key("skilljar:abd"));
+        assert!(a.as_str().starts_with("evt_") && a.as_str().len() == 36);
+    }
+}

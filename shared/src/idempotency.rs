@@ -1,0 +1,184 @@
+//! Exactly-once bookkeeping, ported from the Powertools for AWS Lambda idempotency model:
+//! a key is claimed IN_PROGRESS (expiring with the invocation's deadline), then COMPLETED with a
+//! TTL and the operation's result, or released so that a retry can claim it again. The payload
+//! hash stored with the claim catches two different payloads that derive the same key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::ports::{IdempotencyRecord, IdempotencyStore, PortError, PutOutcome, RecordStatus};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller owns the key and must complete or release it.
+    Acquired,
+    /// Done before; `data` is what the first run recorded.
+    Completed { data: Option<String> },
+    /// Another invocation holds the key right now.
+    InProgress,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    #[error("idempotency key {key:?} was already used for a different payload")]
+    PayloadMismatch { key: String },
+    #[error(transparent)]
+    Store(#[from] PortError),
+}
+
+#[derive(Clone)]
+pub struct Idempotency {
+    store: Arc<dyn IdempotencyStore>,
+    ttl: Duration,
+}
+
+impl Idempotency {
+    pub fn new(store: Arc<dyn IdempotencyStore>, ttl: Duration) -> Self {
+        Self { store, ttl }
+    }
+
+    pub async fn claim(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        in_progress_deadline_ms: i64,
+        now: OffsetDateTime,
+    ) -> Result<Claim, IdempotencyError> {
+        let record = IdempotencyRecord {
+            key: key.to_owned(),
+            status: RecordStatus::InProgress,
+            expiration: self.expiration(now),
+            in_progress_expiration_ms: in_progress_deadline_ms,
+            payload_hash: payload_hash.to_owned(),
+            data: None,
+        };
+        match self.store.put_if_claimable(&record, now).await? {
+            PutOutcome::Written => Ok(Claim::Acquired),
+            PutOutcome::Held(existing) if existing.payload_hash != payload_hash => {
+                Err(IdempotencyError::PayloadMismatch { key: key.to_owned() })
+            }
+            PutOutcome::Held(existing) => Ok(match existing.status {
+                RecordStatus::Completed => Claim::Completed { data: existing.data },
+                RecordStatus::InProgress => Claim::InProgress,
+            }),
+        }
+    }
+
+    pub async fn complete(
+        &self,
+        key: &str,
+        data: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), PortError> {
+        self.store.complete(key, data, self.expiration(now)).await
+    }
+
+    pub async fn release(&self, key: &str) -> Result<(), PortError> {
+        self.store.release(key).await
+    }
+
+    fn expiration(&self, now: OffsetDateTime) -> i64 {
+        now.unix_timestamp() + self.ttl.as_secs() as i64
+    }
+}
+
+/// Decides whether a stored record still holds its key at `now`; the one rule both the DynamoDB
+/// condition expression and the in-memory store implement.
+pub fn record_is_live(record: &IdempotencyRecord, now: OffsetDateTime) -> bool {
+    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let expired = record.expiration < now.unix_timestamp();
+    let abandoned = record.status == RecordStatus::InProgress && record.in_progress_expiration_ms < now_ms;
+    !(expired || abandoned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryIdempotencyStore;
+
+    fn at(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    fn idempotency() -> Idempotency {
+        Idempotency::new(
+            Arc::new(MemoryIdempotencyStore::default()),
+            Duration::from_secs(3600),
+        )
+    }
+
+    #[tokio::test]
+    async fn claim_complete_then_duplicate() -> Result<(), IdempotencyError> {
+        let idem = idempotency();
+        let now = at(1_000_000);
+        let deadline = 1_000_000_000 + 30_000;
+        assert_eq!(idem.claim("k", "h", deadline, now).await?, Claim::Acquired);
+        assert_eq!(idem.claim("k", "h", deadline, now).await?, Claim::InProgress);
+        idem.complete("k", Some("contact-1"), now).await?;
+        assert_eq!(
+            idem.claim("k", "h", deadline, now).await?,
+            Claim::Completed {
+                data: Some("contact-1".into())
+            }
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn abandoned_in_progress_claim_can_be_taken_over() -> Result<(), IdempotencyError> {
+        let idem = idempotency();
+        let now = at(1_000_000);
+        assert_eq!(
+            idem.claim("k", "h", 1_000_000_000 + 1_000, now).await?,
+            Claim::Acquired
+        );
+        let later = at(1_000_002);
+        assert_eq!(
+            idem.claim("k", "h", 1_000_002_000 + 1_000, later).await?,
+            Claim::Acquired
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn completed_record_expires_after_ttl() -> Result<(), IdempotencyError> {
+        let idem = idempotency();
+        let now = at(1_000_000);
+        idem.claim("k", "h", 1_000_000_000 + 1_000, now).await?;
+        idem.complete("k", None, now).await?;
+        let after_ttl = at(1_000_000 + 3601);
+        assert_eq!(
+            idem.claim("k", "h", 1_003_601_000 + 1_000, after_ttl).await?,
+            Claim::Acquired
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn released_key_can_be_claimed_again() -> Result<(), IdempotencyError> {
+        let idem = idempotency();
+        let now = at(1_000_000);
+        idem.claim("k", "h", 1_000_000_000 + 30_000, now).await?;
+        idem.release("k").await?;
+        assert_eq!(
+            idem.claim("k", "h", 1_000_000_000 + 30_000, now).await?,
+            Claim::Acquired
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn same_key_different_payload_is_rejected() {
+        let idem = idempotency();
+        let now = at(1_000_000);
+        let first = idem.claim("k", "h1", 1_000_000_000 + 30_000, now).await;
+        assert!(matches!(first, Ok(Claim::Acquired)));
+        let second = idem.claim("k", "h2", 1_000_000_000 + 30_000, now).await;
+        assert!(
+            matches!(second, Err(IdempotencyError::PayloadMismatch { .. })),
+            "{second:?}"
+        );
+    }
+}

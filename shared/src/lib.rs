@@ -1,0 +1,26 @@
+//! LMS ⇄ GoHighLevel sync: the library behind every Lambda function.
+//!
+//! - [`domain`]: canonical events, free of AWS, HTTP and vendor formats.
+//! - [`ingest`]: webhook verification, normalisation per provider, dedupe, enqueue.
+//! - [`worker`]: queued events → GHL calls, exactly once.
+//! - [`ghl`]: the GoHighLevel API v2 client.
+//! - [`ports`] and their adapters: [`aws`] (SQS, DynamoDB, Secrets Manager) and [`memory`].
+
+pub mod app;
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod ghl;
+pub mod idempotency;
+pub mod ingest;
+mod json_error;
+pub mod lambda;
+pub mod mapping;
+pub mod memory;
+pub mod ports;
+pub mod secrets;
+pub mod telemetry;
+pub mod worker;
+
+pub use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};

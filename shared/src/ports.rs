@@ -1,0 +1,130 @@
+//! The small interfaces the sync logic needs from the outside world. Each has an AWS adapter
+//! (`crate::aws`) and an in-memory one (`crate::memory`) for unit tests.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::domain::SourcePlatform;
+
+/// A failure of the infrastructure behind a port. Always worth retrying later: nothing about the
+/// event itself is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{port} unavailable: {message}")]
+pub struct PortError {
+    pub port: &'static str,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn new(port: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            port,
+            message: message.into(),
+        }
+    }
+}
+
+/// One message for a queue: a body and string attributes (correlation id, event type, error).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutboundMessage {
+    pub body: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends one message; returns the queue's message id.
+    async fn send(&self, message: &OutboundMessage) -> Result<String, PortError>;
+}
+
+/// Lifecycle of an idempotency record, as in Powertools for AWS Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordStatus {
+    InProgress,
+    Completed,
+}
+
+impl RecordStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordStatus::InProgress => "INPROGRESS",
+            RecordStatus::Completed => "COMPLETED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "INPROGRESS" => Some(RecordStatus::InProgress),
+            "COMPLETED" => Some(RecordStatus::Completed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub key: String,
+    pub status: RecordStatus,
+    /// Epoch seconds after which the record no longer counts (also the table's TTL attribute).
+    pub expiration: i64,
+    /// Epoch milliseconds after which an IN_PROGRESS claim is considered abandoned.
+    pub in_progress_expiration_ms: i64,
+    /// Hash of the payload that claimed the key.
+    pub payload_hash: String,
+    /// What the completed operation produced (e.g. the GHL contact id), for duplicate answers.
+    pub data: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The record was written: the caller owns the key now.
+    Written,
+    /// A live record holds the key; here it is.
+    Held(IdempotencyRecord),
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Writes `record` unless a live record holds its key: absent, expired (`expiration < now`) or
+    /// abandoned (`INPROGRESS` with `in_progress_expiration < now`) records are replaced.
+    async fn put_if_claimable(
+        &self,
+        record: &IdempotencyRecord,
+        now: OffsetDateTime,
+    ) -> Result<PutOutcome, PortError>;
+
+    /// Marks the key COMPLETED with the result and a fresh expiration.
+    async fn complete(&self, key: &str, data: Option<&str>, expiration: i64) -> Result<(), PortError>;
+
+    /// Drops the claim so that a retry can take it again.
+    async fn release(&self, key: &str) -> Result<(), PortError>;
+}
+
+/// Where an LMS learner lives in GHL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactLink {
+    pub source: SourcePlatform,
+    pub source_user_id: String,
+    pub location_id: String,
+    pub contact_id: String,
+}
+
+#[async_trait]
+pub trait EntityMap: Send + Sync {
+    async fn contact(
+        &self,
+        source: &SourcePlatform,
+        source_user_id: &str,
+    ) -> Result<Option<ContactLink>, PortError>;
+
+    async fn put_contact(&self, link: &ContactLink) -> Result<(), PortError>;
+}
+
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    /// The current value of a secret, by name or ARN.
+    async fn secret_string(&self, id: &str) -> Result<SecretString, PortError>;
+}

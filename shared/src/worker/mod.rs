@@ -1,0 +1,263 @@
+//! The sync worker: takes queued envelopes and makes their effects in GHL exactly once.
+//!
+//! Per SQS record: claim `sync:<event_id>`; do the event's work; mark it completed. Retryable
+//! failures release the claim and report the record failed (SQS redelivers it later); permanent
+//! ones release the claim and park the message on the dead-letter queue with the reason, so that
+//! nothing is retried in vain and nothing is lost.
+
+pub mod learner_created;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::clock::{Clock, invocation_deadline_ms};
+use crate::domain::{Envelope, SyncEvent};
+use crate::ghl::{GhlClient, GhlError};
+use crate::idempotency::{Claim, Idempotency, IdempotencyError};
+use crate::mapping::Mapping;
+use crate::ports::{EntityMap, OutboundMessage, PortError, Queue};
+
+/// Why an event could not be synced.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Ghl(#[from] GhlError),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl SyncError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Ghl(e) => e.is_retryable(),
+            SyncError::Port(_) => true,
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SyncError::Ghl(e) => e.reason(),
+            SyncError::Port(_) => "infrastructure",
+        }
+    }
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Synced {
+        result: String,
+    },
+    AlreadySynced,
+    /// Left for SQS to redeliver.
+    Retry {
+        reason: String,
+    },
+    /// Moved to the dead-letter queue; will not be retried.
+    Parked {
+        reason: String,
+    },
+}
+
+/// What the worker needs to do its job; built once per cold start.
+pub struct SyncWorker {
+    pub(crate) ghl: GhlClient,
+    pub(crate) entities: Arc<dyn EntityMap>,
+    pub(crate) mapping: Arc<Mapping>,
+    idempotency: Idempotency,
+    dead_letters: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+}
+
+/// How long an IN_PROGRESS claim may live when Lambda reports no usable deadline: longer than
+/// the GHL timeout, shorter than the queue's visibility timeout.
+const CLAIM_FALLBACK: Duration = Duration::from_secs(120);
+
+impl SyncWorker {
+    pub fn new(
+        ghl: GhlClient,
+        entities: Arc<dyn EntityMap>,
+        mapping: Arc<Mapping>,
+        idempotency: Idempotency,
+        dead_letters: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            ghl,
+            entities,
+            mapping,
+            idempotency,
+            dead_letters,
+            clock,
+        }
+    }
+
+    /// Handles an SQS batch; failed records are listed for redelivery (`ReportBatchItemFailures`).
+    pub async fn handle_batch(&self, event: SqsEvent, deadline_ms: Option<u64>) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for record in &event.records {
+            let message_id = record.message_id.clone().unwrap_or_default();
+            if let RecordOutcome::Retry { .. } = self.handle_record(record, deadline_ms).await {
+                response.add_failure(message_id);
+            }
+        }
+        response
+    }
+
+    pub async fn handle_record(&self, record: &SqsMessage, deadline_ms: Option<u64>) -> RecordOutcome {
+        let message_id = record.message_id.as_deref().unwrap_or("");
+        let body = record.body.as_deref().unwrap_or("");
+        let envelope: Envelope = match serde_json::from_str(body) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                let span = info_span!("event", message_id, event_id = "", correlation_id = "");
+                let reason = format!("unreadable message: {}", e.classify_name());
+                return self
+                    .park(body, None, "unreadable_message", &reason)
+                    .instrument(span)
+                    .await;
+            }
+        };
+        let span = info_span!(
+            "event",
+            message_id,
+            event_id = %envelope.event_id,
+            correlation_id = %envelope.correlation_id,
+            event_type = envelope.event.kind(),
+        );
+        self.process(body, &envelope, deadline_ms).instrument(span).await
+    }
+
+    async fn process(&self, body: &str, envelope: &Envelope, deadline_ms: Option<u64>) -> RecordOutcome {
+        let now = self.clock.now();
+        let key = format!("sync:{}", envelope.event_id);
+        let deadline = invocation_deadline_ms(deadline_ms, now, CLAIM_FALLBACK);
+        match self
+            .idempotency
+            .claim(&key, &envelope.payload_hash(), deadline, now)
+            .await
+        {
+            Ok(Claim::Acquired) => {}
+            Ok(Claim::Completed { data }) => {
+                info!(
+                    result = data.as_deref().unwrap_or(""),
+                    "already synced; nothing to do"
+                );
+                return RecordOutcome::AlreadySynced;
+            }
+            Ok(Claim::InProgress) => {
+                info!("another invocation is syncing this event; retry later");
+                return RecordOutcome::Retry {
+                    reason: "in_progress".into(),
+                };
+            }
+            Err(IdempotencyError::PayloadMismatch { .. }) => {
+                return self
+                    .park(
+                        body,
+                        Some(envelope),
+                        "idempotency_conflict",
+                        "event id reused with a different payload",
+                    )
+                    .await;
+            }
+            Err(IdempotencyError::Store(e)) => {
+                warn!(error = %e, "idempotency store unavailable");
+                return RecordOutcome::Retry {
+                    reason: "idempotency_store".into(),
+                };
+            }
+        }
+
+        let result = match &envelope.event {
+            SyncEvent::LearnerCreated(learner) => learner_created::sync(self, learner).await,
+        };
+        match result {
+            Ok(result) => {
+                if let Err(e) = self
+                    .idempotency
+                    .complete(&key, Some(&result), self.clock.now())
+                    .await
+                {
+                    // The effect happened; the claim expires and a redelivery repeats only
+                    // idempotent calls (upsert, add tags).
+                    warn!(error = %e, "synced, but could not mark the claim completed");
+                }
+                info!(result = %result, "synced");
+                RecordOutcome::Synced { result }
+            }
+            Err(err) => {
+                if let Err(e) = self.idempotency.release(&key).await {
+                    warn!(error = %e, "could not release claim; it expires with the deadline");
+                }
+                if err.is_retryable() {
+                    warn!(reason = err.reason(), error = %err, "sync failed; SQS will redeliver");
+                    RecordOutcome::Retry {
+                        reason: err.reason().into(),
+                    }
+                } else {
+                    self.park(body, Some(envelope), err.reason(), &err.to_string())
+                        .await
+                }
+            }
+        }
+    }
+
+    /// Sends a message that can never succeed as it is to the dead-letter queue, with why.
+    async fn park(
+        &self,
+        body: &str,
+        envelope: Option<&Envelope>,
+        reason: &str,
+        detail: &str,
+    ) -> RecordOutcome {
+        error!(
+            reason,
+            detail, "permanent failure; parking message on the dead-letter queue"
+        );
+        let mut attributes = std::collections::BTreeMap::from([
+            ("error_reason".to_owned(), reason.to_owned()),
+            ("error_detail".to_owned(), detail.chars().take(1000).collect()),
+        ]);
+        if let Some(envelope) = envelope {
+            attributes.insert("event_id".into(), envelope.event_id.to_string());
+            attributes.insert("correlation_id".into(), envelope.correlation_id.clone());
+        }
+        let message = OutboundMessage {
+            body: body.to_owned(),
+            attributes,
+        };
+        match self.dead_letters.send(&message).await {
+            Ok(_) => RecordOutcome::Parked {
+                reason: reason.to_owned(),
+            },
+            Err(e) => {
+                // Could not park it: let SQS redeliver; the redrive policy moves it eventually.
+                warn!(error = %e, "dead-letter queue unavailable");
+                RecordOutcome::Retry {
+                    reason: "dead_letter_queue".into(),
+                }
+            }
+        }
+    }
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "not JSON",
+            serde_json::error::Category::Data => "not an envelope",
+            serde_json::error::Category::Io => "unreadable",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

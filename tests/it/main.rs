@@ -1,0 +1,7 @@
+//! Integration tests: the real services over moto server (SQS, DynamoDB, Secrets Manager through
+//! the AWS SDK) and GHL's official contract served by Prism, or wiremock where a test needs GHL to
+//! misbehave on purpose. Run through `scripts/test`.
+
+mod ingest;
+mod pipeline;
+mod worker;

@@ -1,0 +1,169 @@
+//! `sync-worker` against moto and a GHL that answers as told (wiremock): exactly-once effects,
+//! retryable failures reported for redelivery, permanent ones parked on the DLQ.
+
+use integration_tests::{Deployment, LOCATION_ID, sample_event};
+use lms_ghl::SqsEvent;
+use lms_ghl::lambda::serve_ingest;
+use lms_ghl::ports::EntityMap;
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn upsert_ok() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "new": true,
+        "contact": {"id": "ghl-contact-1", "locationId": LOCATION_ID, "email": "ada.lovelace@example.com"},
+        "traceId": "trace-1"
+    }))
+}
+
+/// A deployment with one enrollment queued; returns it and the queued records.
+async fn queued_enrollment() -> (Deployment, SqsEvent) {
+    let deployment = Deployment::new().await;
+    let request = sample_event("events/learner-created/skilljar-course-enrollment.json");
+    let response = serve_ingest(&deployment.ingest(), request).await;
+    assert_eq!(response.status().as_u16(), 202);
+    let mut event = SqsEvent::default();
+    event.records = deployment.receive(&deployment.queue_url).await;
+    assert_eq!(event.records.len(), 1);
+    (deployment, event)
+}
+
+#[tokio::test]
+async fn redelivered_message_makes_no_second_ghl_call() {
+    let ghl = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/contacts/upsert"))
+        .and(header("version", "2021-07-28"))
+        .and(body_partial_json(serde_json::json!({
+            "locationId": LOCATION_ID, "email": "ada.lovelace@example.com", "firstName": "Ada", "source": "LMS sync"
+        })))
+        .respond_with(upsert_ok())
+        .expect(1)
+        .mount(&ghl)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/contacts/ghl-contact-1/tags"))
+        .and(body_partial_json(
+            serde_json::json!({"tags": ["lms-learner", "skilljar", "course-onboarding-101"]}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"tags": ["lms-learner"]})))
+        .expect(1)
+        .mount(&ghl)
+        .await;
+
+    let (deployment, event) = queued_enrollment().await;
+    let worker = deployment.worker(&ghl.uri());
+    let first = worker.handle_batch(event.clone(), None).await;
+    assert!(first.batch_item_failures.is_empty());
+    // SQS redelivers the same message (e.g. the delete was lost): no second GHL call.
+    let again = worker.handle_batch(event, None).await;
+    assert!(again.batch_item_failures.is_empty());
+
+    let requests = ghl.received_requests().await.unwrap_or_default();
+    let bearer = requests[0]
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(bearer.starts_with("Bearer pit-test-"), "{bearer}");
+    let source = lms_ghl::domain::SourcePlatform::skilljar();
+    let link = deployment
+        .table()
+        .contact(&source, "3gh6zcs5x2bz")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(link.map(|l| l.contact_id).as_deref(), Some("ghl-contact-1"));
+    ghl.verify().await;
+}
+
+#[tokio::test]
+async fn ghl_429_and_500_fail_the_item_and_a_later_delivery_succeeds() {
+    for status in [429u16, 500] {
+        let ghl = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/contacts/upsert"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .set_body_json(serde_json::json!({"statusCode": status, "message": "busy"})),
+            )
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&ghl)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/contacts/upsert"))
+            .respond_with(upsert_ok())
+            .mount(&ghl)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/contacts/ghl-contact-1/tags"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"tags": []})))
+            .mount(&ghl)
+            .await;
+
+        let (deployment, event) = queued_enrollment().await;
+        let message_id = event.records[0].message_id.clone().unwrap_or_default();
+        let worker = deployment.worker(&ghl.uri());
+        let failed = worker.handle_batch(event.clone(), None).await;
+        let ids: Vec<_> = failed
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(ids, [message_id.as_str()], "GHL {status} must fail the item");
+        assert_eq!(deployment.visible_messages(&deployment.dlq_url).await, 0);
+
+        // SQS redelivers: the claim was released, so this delivery does the work.
+        let retried = worker.handle_batch(event, None).await;
+        assert!(
+            retried.batch_item_failures.is_empty(),
+            "GHL {status}: retry failed"
+        );
+        let source = lms_ghl::domain::SourcePlatform::skilljar();
+        let link = deployment
+            .table()
+            .contact(&source, "3gh6zcs5x2bz")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(link.is_some(), "GHL {status}: contact not recorded after retry");
+        ghl.verify().await;
+    }
+}
+
+#[tokio::test]
+async fn ghl_422_is_parked_on_the_dlq_and_not_retried() {
+    let ghl = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/contacts/upsert"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(serde_json::json!({
+            "statusCode": 422, "message": ["email must be an email"], "error": "Unprocessable Entity"
+        })))
+        .expect(1)
+        .mount(&ghl)
+        .await;
+
+    let (deployment, event) = queued_enrollment().await;
+    let worker = deployment.worker(&ghl.uri());
+    let response = worker.handle_batch(event.clone(), None).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "a permanent failure must not be redelivered"
+    );
+
+    let parked = deployment.receive(&deployment.dlq_url).await;
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].body, event.records[0].body);
+    let attribute = |name: &str| {
+        parked[0]
+            .message_attributes
+            .get(name)
+            .and_then(|a| a.string_value.clone())
+    };
+    assert_eq!(attribute("error_reason").as_deref(), Some("unprocessable"));
+    assert!(
+        attribute("error_detail")
+            .unwrap_or_default()
+            .contains("email must be an email")
+    );
+    ghl.verify().await;
+}

@@ -1,0 +1,343 @@
+//! Harness for the integration tests: a fresh set of AWS resources per test on moto server, the
+//! real services built the way the Lambda binaries build them, and Prism's request log.
+//!
+//! `scripts/test` starts moto and Prism and exports `AWS_ENDPOINT_URL`, `PRISM_URL` and
+//! `PRISM_LOG`; run the tests through it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsMessage, SqsMessageAttribute};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use lms_ghl::app;
+use lms_ghl::aws::DynamoTable;
+use lms_ghl::config::{CommonSettings, IngestSettings, WorkerSettings};
+use lms_ghl::ingest::{IngestService, Trigger};
+use lms_ghl::worker::SyncWorker;
+
+pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The webhook credentials every test deployment uses (same as the local demo's).
+pub const WEBHOOK_SECRETS: &str = include_str!("../../config/local/webhooks.json");
+pub const GENERIC_SIGNING_SECRET: &str = "local-demo-signing-secret";
+pub const LOCATION_ID: &str = "ve9EPM428h8vShlRW1KT";
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the integration tests through scripts/test"))
+}
+
+pub fn prism_url() -> String {
+    env("PRISM_URL")
+}
+
+/// Lines of Prism's log that report a request violating GHL's official contract.
+pub fn prism_violations() -> Vec<String> {
+    let log = std::fs::read_to_string(env("PRISM_LOG")).unwrap_or_else(|e| panic!("reading Prism log: {e}"));
+    log.lines()
+        .filter(|l| l.to_lowercase().contains("violation"))
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn read_root_file(path: &str) -> String {
+    std::fs::read_to_string(PathBuf::from(ROOT).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// One isolated deployment: its own queue + DLQ, table and secrets, named with a random suffix.
+pub struct Deployment {
+    pub sdk: aws_config::SdkConfig,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dlq_url: String,
+    pub table: String,
+    pub webhook_secret_id: String,
+    pub ghl_secret_id: String,
+}
+
+impl Deployment {
+    pub async fn new() -> Self {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL").is_ok(),
+            "AWS_ENDPOINT_URL is not set: run the integration tests through scripts/test"
+        );
+        let sdk = lms_ghl::aws::sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+
+        let dlq_url = create_queue(&sqs, &format!("lms-sync-dlq-{suffix}"), None).await;
+        let dlq_arn = queue_arn(&sqs, &dlq_url).await;
+        let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"3"}}"#);
+        let queue_url = create_queue(&sqs, &format!("lms-sync-{suffix}"), Some(redrive)).await;
+        let queue_arn = queue_arn(&sqs, &queue_url).await;
+
+        let table = format!("lms-sync-{suffix}");
+        create_table(&dynamodb, &table).await;
+
+        let webhook_secret_id = format!("lms-sync/{suffix}/webhooks");
+        let ghl_secret_id = format!("lms-sync/{suffix}/ghl");
+        let ghl_secret =
+            format!(r#"{{"locationId":"{LOCATION_ID}","privateIntegrationToken":"pit-test-{suffix}"}}"#);
+        for (id, value) in [
+            (&webhook_secret_id, WEBHOOK_SECRETS),
+            (&ghl_secret_id, ghl_secret.as_str()),
+        ] {
+            secrets
+                .create_secret()
+                .name(id)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("create secret {id}: {e:?}"));
+        }
+        Self {
+            sdk,
+            sqs,
+            dynamodb,
+            queue_url,
+            queue_arn,
+            dlq_url,
+            table,
+            webhook_secret_id,
+            ghl_secret_id,
+        }
+    }
+
+    fn common(&self) -> CommonSettings {
+        CommonSettings {
+            table_name: self.table.clone(),
+            idempotency_ttl: Duration::from_secs(3600),
+            secret_cache_ttl: Duration::from_secs(300),
+        }
+    }
+
+    /// The `learner-created` service, built as the binary builds it.
+    pub fn ingest(&self) -> IngestService {
+        let settings = IngestSettings {
+            common: self.common(),
+            queue_url: self.queue_url.clone(),
+            webhook_secret_id: self.webhook_secret_id.clone(),
+        };
+        app::ingest_service(Trigger::LearnerCreated, &settings, &self.sdk)
+    }
+
+    /// The `sync-worker` service against a GHL at `ghl_base_url`, with the example mapping.
+    pub fn worker(&self, ghl_base_url: &str) -> SyncWorker {
+        let settings = WorkerSettings {
+            common: self.common(),
+            dead_letter_queue_url: self.dlq_url.clone(),
+            ghl_secret_id: self.ghl_secret_id.clone(),
+            ghl_base_url: ghl_base_url.to_owned(),
+            ghl_timeout: Duration::from_secs(5),
+            mapping_file: Some(PathBuf::from(ROOT).join("config/mapping.toml")),
+        };
+        app::sync_worker(&settings, &self.sdk).unwrap_or_else(|e| panic!("worker: {e}"))
+    }
+
+    pub fn table(&self) -> DynamoTable {
+        DynamoTable::new(self.dynamodb.clone(), &self.table)
+    }
+
+    /// Receives what is visible on a queue now, as Lambda's SQS event source would hand it over.
+    pub async fn receive(&self, queue_url: &str) -> Vec<SqsMessage> {
+        let output = self
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("receive: {e:?}"));
+        output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| self.lambda_record(m))
+            .collect()
+    }
+
+    fn lambda_record(&self, message: aws_sdk_sqs::types::Message) -> SqsMessage {
+        let mut record = SqsMessage::default();
+        record.message_id = message.message_id;
+        record.receipt_handle = message.receipt_handle;
+        record.body = message.body;
+        record.md5_of_body = message.md5_of_body;
+        record.md5_of_message_attributes = message.md5_of_message_attributes;
+        record.event_source = Some("aws:sqs".into());
+        record.event_source_arn = Some(self.queue_arn.clone());
+        record.aws_region = Some("us-east-1".into());
+        record.attributes = message
+            .attributes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v))
+            .collect();
+        record.message_attributes = message
+            .message_attributes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let mut attribute = SqsMessageAttribute::default();
+                attribute.string_value = v.string_value;
+                attribute.data_type = Some(v.data_type);
+                (k, attribute)
+            })
+            .collect();
+        record
+    }
+
+    pub async fn visible_messages(&self, queue_url: &str) -> usize {
+        let output = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("queue attributes: {e:?}"));
+        let attrs = output.attributes.unwrap_or_default();
+        let count = |name: QueueAttributeName| {
+            attrs
+                .get(&name)
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        count(QueueAttributeName::ApproximateNumberOfMessages)
+            + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+    }
+}
+
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, redrive: Option<String>) -> String {
+    let mut request = sqs.create_queue().queue_name(name);
+    if let Some(redrive) = redrive {
+        request = request.attributes(QueueAttributeName::RedrivePolicy, redrive);
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create queue {name}: {e:?}"))
+        .queue_url
+        .unwrap_or_else(|| panic!("no url for {name}"))
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("queue arn: {e:?}"))
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_else(|| panic!("no arn for {url}"))
+}
+
+fn build<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(build(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build(),
+        ))
+        .key_schema(build(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build(),
+        ))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
+    dynamodb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(build(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expiration")
+                .enabled(true)
+                .build(),
+        ))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ttl {name}: {e:?}"));
+}
+
+/// An API Gateway HTTP API (payload v2) request, parsed by lambda_http as in Lambda.
+pub fn api_request(path: &str, headers: &[(&str, &str)], body: &str) -> lambda_http::Request {
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+        .collect();
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("POST {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "test", "domainName": "test.local",
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": format!("POST {path}"), "stage": "$default",
+            "time": "22/Nov/2026:10:00:00 +0000", "timeEpoch": 0
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("api request: {e}"))
+}
+
+/// A sample from `events/`, with a generic signature made fresh (the window is 300 s).
+pub fn sample_event(path: &str) -> lambda_http::Request {
+    let mut event: serde_json::Value =
+        serde_json::from_str(&read_root_file(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    if event["headers"].get("x-webhook-signature").is_some() {
+        let body = event["body"].as_str().unwrap_or_default().to_owned();
+        event["headers"]["x-webhook-signature"] = serde_json::Value::from(sign_now(&body));
+    }
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn sign_now(body: &str) -> String {
+    let secret = secrecy::SecretString::from(GENERIC_SIGNING_SECRET);
+    lms_ghl::ingest::signature::sign(
+        &secret,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+        body.as_bytes(),
+    )
+}
+
+pub fn skilljar_auth() -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("skilljar:local-demo-password")
+    )
+}
+
+/// Status and JSON body of a lambda_http response.
+pub fn response_json(response: lambda_http::Response<lambda_http::Body>) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value =
+        serde_json::from_slice(response.body().as_ref()).unwrap_or_else(|e| panic!("response body: {e}"));
+    (status, body)
+}
