@@ -1,10 +1,7 @@
 //! Webhook → queue → worker → GHL (Prism on the official spec), end to end.
 
-use integration_tests::{Deployment, prism_url, prism_violations, response_json, sample_event};
-use lambda_runtime::{Context, LambdaEvent};
-use lms_ghl::SqsEvent;
-use lms_ghl::lambda::{serve_ingest, serve_sqs};
-use lms_ghl::ports::EntityMap;
+use integration_tests::{Deployment, prism_url, prism_violations, response_json, sample_event, sync_all};
+use lms_ghl::lambda::serve_ingest;
 
 #[tokio::test]
 async fn skilljar_enrollment_becomes_a_ghl_contact() {
@@ -26,22 +23,9 @@ async fn skilljar_enrollment_becomes_a_ghl_contact() {
         Some(event_id.as_str())
     );
 
-    let worker = deployment.worker(&prism_url());
-    let mut event = SqsEvent::default();
-    event.records = records;
-    let response = serve_sqs(&worker, LambdaEvent::new(event, Context::default())).await;
-    assert!(
-        response.batch_item_failures.is_empty(),
-        "{:?}",
-        response.batch_item_failures
-    );
+    sync_all(&deployment.worker(&prism_url()), records).await;
 
-    let source = lms_ghl::domain::SourcePlatform::skilljar();
-    let link = deployment
-        .table()
-        .contact(&source, "3gh6zcs5x2bz")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let link = deployment.skilljar_contact("3gh6zcs5x2bz").await;
     let link = link.unwrap_or_else(|| panic!("no entity map entry for the learner"));
     assert_eq!(link.location_id, integration_tests::LOCATION_ID);
     assert!(!link.contact_id.is_empty());
@@ -81,14 +65,6 @@ async fn every_sample_event_is_accepted_and_synced() {
     let records = deployment.receive(&deployment.queue_url).await;
     assert_eq!(records.len(), samples.len());
 
-    let worker = deployment.worker(&prism_url());
-    let mut event = SqsEvent::default();
-    event.records = records;
-    let response = serve_sqs(&worker, LambdaEvent::new(event, Context::default())).await;
-    assert!(
-        response.batch_item_failures.is_empty(),
-        "{:?}",
-        response.batch_item_failures
-    );
+    sync_all(&deployment.worker(&prism_url()), records).await;
     assert!(prism_violations().is_empty(), "{:?}", prism_violations());
 }

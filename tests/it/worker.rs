@@ -4,7 +4,6 @@
 use integration_tests::{Deployment, LOCATION_ID, sample_event};
 use lms_ghl::SqsEvent;
 use lms_ghl::lambda::serve_ingest;
-use lms_ghl::ports::EntityMap;
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -66,12 +65,7 @@ async fn redelivered_message_makes_no_second_ghl_call() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     assert!(bearer.starts_with("Bearer pit-test-"), "{bearer}");
-    let source = lms_ghl::domain::SourcePlatform::skilljar();
-    let link = deployment
-        .table()
-        .contact(&source, "3gh6zcs5x2bz")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let link = deployment.skilljar_contact("3gh6zcs5x2bz").await;
     assert_eq!(link.map(|l| l.contact_id).as_deref(), Some("ghl-contact-1"));
     ghl.verify().await;
 }
@@ -119,12 +113,7 @@ async fn ghl_429_and_500_fail_the_item_and_a_later_delivery_succeeds() {
             retried.batch_item_failures.is_empty(),
             "GHL {status}: retry failed"
         );
-        let source = lms_ghl::domain::SourcePlatform::skilljar();
-        let link = deployment
-            .table()
-            .contact(&source, "3gh6zcs5x2bz")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let link = deployment.skilljar_contact("3gh6zcs5x2bz").await;
         assert!(link.is_some(), "GHL {status}: contact not recorded after retry");
         ghl.verify().await;
     }

@@ -142,6 +142,16 @@ impl Deployment {
         DynamoTable::new(self.dynamodb.clone(), &self.table)
     }
 
+    /// The GHL contact id recorded for a Skilljar learner, if any.
+    pub async fn skilljar_contact(&self, user_id: &str) -> Option<lms_ghl::ports::ContactLink> {
+        use lms_ghl::ports::EntityMap;
+        let source = lms_ghl::domain::SourcePlatform::skilljar();
+        self.table()
+            .contact(&source, user_id)
+            .await
+            .unwrap_or_else(|e| panic!("entity map: {e}"))
+    }
+
     /// Receives what is visible on a queue now, as Lambda's SQS event source would hand it over.
     pub async fn receive(&self, queue_url: &str) -> Vec<SqsMessage> {
         let output = self
@@ -280,6 +290,19 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("ttl {name}: {e:?}"));
+}
+
+/// Runs records through the worker as Lambda would and asserts none is left for redelivery.
+pub async fn sync_all(worker: &SyncWorker, records: Vec<SqsMessage>) {
+    let mut event = lms_ghl::SqsEvent::default();
+    event.records = records;
+    let invocation = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+    let response = lms_ghl::lambda::serve_sqs(worker, invocation).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
 }
 
 /// An API Gateway HTTP API (payload v2) request, parsed by lambda_http as in Lambda.

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::skilljar::{derive_key, non_blank};
-use super::{IngestError, Normalised, Trigger, parse_body};
-use crate::domain::{CourseRef, Email, LearnerCreated, SourcePlatform, SyncEvent};
+use super::{IngestError, Normalised, Trigger, derive_key, non_blank, parse_body, required_email};
+use crate::domain::{CourseRef, LearnerCreated, SourcePlatform, SyncEvent};
 
 #[derive(Debug, Deserialize)]
 pub struct GenericEvent {
@@ -84,13 +83,7 @@ fn learner_created(event: GenericEvent) -> Result<Normalised, IngestError> {
     if learner.id.trim().is_empty() {
         return Err(IngestError::missing("learner.id"));
     }
-    let email = learner
-        .email
-        .ok_or_else(|| IngestError::missing("learner.email"))?;
-    let email = Email::try_from(email).map_err(|_| IngestError::Unprocessable {
-        field: "learner.email".into(),
-        problem: "not a usable email address".into(),
-    })?;
+    let email = required_email(learner.email, "learner.email")?;
     let idempotency_key = derive_key(&[event.source.as_str(), &event.event_type, &event.event_id]);
     let learner = LearnerCreated {
         source: event.source,

@@ -11,10 +11,11 @@ use std::time::Duration;
 use http::{HeaderMap, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::clock::{Clock, invocation_deadline_ms};
-use crate::domain::{Envelope, SyncEvent};
+use crate::domain::{Email, Envelope, SyncEvent};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::json_error;
 use crate::ports::{OutboundMessage, Queue};
@@ -147,6 +148,33 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, IngestError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let (field, problem) = json_error::describe(err);
         IngestError::Unprocessable { field, problem }
+    })
+}
+
+/// `ingest:<source>:<sha256 of the identity parts>`: bounded length whatever the ids hold.
+fn derive_key(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    format!(
+        "ingest:{}:{}",
+        parts.first().copied().unwrap_or_default(),
+        hex::encode(hasher.finalize())
+    )
+}
+
+fn non_blank(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A field that must hold a usable email address.
+fn required_email(value: Option<String>, field: &str) -> Result<Email, IngestError> {
+    let value = value.ok_or_else(|| IngestError::missing(field))?;
+    Email::try_from(value).map_err(|_| IngestError::Unprocessable {
+        field: field.into(),
+        problem: "not a usable email address".into(),
     })
 }
 

@@ -11,8 +11,8 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{IngestError, Normalised, Trigger, parse_body};
-use crate::domain::{CourseRef, Email, LearnerCreated, SourcePlatform, SyncEvent};
+use super::{IngestError, Normalised, Trigger, derive_key, non_blank, parse_body, required_email};
+use crate::domain::{CourseRef, LearnerCreated, SourcePlatform, SyncEvent};
 use crate::secrets::SkilljarAuth;
 
 #[derive(Debug, Deserialize)]
@@ -123,11 +123,7 @@ fn learner_created(event: SkilljarEvent) -> Result<Normalised, IngestError> {
     if user.id.trim().is_empty() {
         return Err(IngestError::missing("user.id"));
     }
-    let email = user.email.ok_or_else(|| IngestError::missing("user.email"))?;
-    let email = Email::try_from(email).map_err(|_| IngestError::Unprocessable {
-        field: "user.email".into(),
-        problem: "not a usable email address".into(),
-    })?;
+    let email = required_email(user.email, "user.email")?;
     let raw_timestamp = event.timestamp.ok_or_else(|| IngestError::missing("timestamp"))?;
     let occurred_at =
         OffsetDateTime::parse(&raw_timestamp, &Rfc3339).map_err(|_| IngestError::Unprocessable {
@@ -168,24 +164,6 @@ fn learner_created(event: SkilljarEvent) -> Result<Normalised, IngestError> {
         idempotency_key,
         event: SyncEvent::LearnerCreated(learner),
     })
-}
-
-/// `ingest:<source>:<sha256 of the identity parts>`: bounded length whatever the ids hold.
-pub(crate) fn derive_key(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0u8]);
-    }
-    format!(
-        "ingest:{}:{}",
-        parts.first().copied().unwrap_or_default(),
-        hex::encode(hasher.finalize())
-    )
-}
-
-pub(crate) fn non_blank(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
