@@ -11,7 +11,6 @@ MOTO_VERSION="5.2.5"
 CARGO_LAMBDA_VERSION="1.9.2"
 CFN_LINT_VERSION="1.58.0"
 PRISM_VERSION="5.16.0"
-NEXTEST_VERSION="0.9.143"
 
 log() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
 
@@ -35,18 +34,11 @@ install_prism() {
   touch "$stamp"
 }
 
-install_nextest() {
-  if command -v cargo-nextest >/dev/null 2>&1; then return 0; fi
-  log "installing cargo-nextest@$NEXTEST_VERSION into .tools/cargo"
-  cargo install --locked --quiet --root "$TOOLS/cargo" "cargo-nextest@$NEXTEST_VERSION"
-}
-
 ensure_tools() {
   mkdir -p "$TOOLS"
   install_python_tools
   install_prism
-  export PATH="$TOOLS/venv/bin:$TOOLS/node/node_modules/.bin:$TOOLS/cargo/bin:$PATH"
-  install_nextest
+  export PATH="$TOOLS/venv/bin:$TOOLS/node/node_modules/.bin:$PATH"
 }
 
 # Loopback port that nothing listens on right now.
