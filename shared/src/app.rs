@@ -5,10 +5,14 @@ use std::sync::Arc;
 use crate::aws::{DynamoTable, SecretsManager, SqsQueue};
 use crate::clock::SystemClock;
 use crate::config::{ConfigError, IngestSettings, WorkerSettings};
-use crate::ghl::{GhlClient, GhlConfig, GhlError, PrivateIntegrationToken};
+use crate::ghl::auth::credentials_from_secret;
+use crate::ghl::{
+    BudgetConfig, GhlClient, GhlConfig, GhlError, RetryPolicy, SharedRateBudget, TokenEndpoint, http_client,
+};
 use crate::idempotency::Idempotency;
 use crate::ingest::{IngestService, Trigger};
 use crate::mapping::{Mapping, MappingError};
+use crate::ports::SecretSource;
 use crate::secrets::CachedSecret;
 use crate::worker::SyncWorker;
 
@@ -45,7 +49,7 @@ pub fn ingest_service(
     )
 }
 
-pub fn sync_worker(
+pub async fn sync_worker(
     settings: &WorkerSettings,
     sdk: &aws_config::SdkConfig,
 ) -> Result<SyncWorker, StartupError> {
@@ -58,18 +62,23 @@ pub fn sync_worker(
         &settings.common.table_name,
     ));
     let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
-    let credentials = PrivateIntegrationToken(CachedSecret::new(
-        secrets,
+    let endpoint = TokenEndpoint::new(http_client(settings.ghl_timeout)?, &settings.ghl_base_url)?;
+    let secrets: Arc<dyn SecretSource> = secrets;
+    let credentials = credentials_from_secret(
         &settings.ghl_secret_id,
+        secrets,
+        table.clone(),
+        endpoint,
         settings.common.secret_cache_ttl,
-    ));
-    let ghl = GhlClient::new(
-        &GhlConfig {
-            base_url: settings.ghl_base_url.clone(),
-            timeout: settings.ghl_timeout,
-        },
-        Arc::new(credentials),
-    )?;
+    )
+    .await?;
+    let budget = Arc::new(SharedRateBudget::new(table.clone(), BudgetConfig::default()));
+    let config = GhlConfig {
+        base_url: settings.ghl_base_url.clone(),
+        timeout: settings.ghl_timeout,
+        retry: RetryPolicy::default(),
+    };
+    let ghl = GhlClient::new(&config, credentials, budget)?;
     Ok(SyncWorker::new(
         ghl,
         table.clone(),

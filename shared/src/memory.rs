@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use crate::domain::SourcePlatform;
 use crate::idempotency::record_is_live;
 use crate::ports::{
-    ContactLink, EntityMap, IdempotencyRecord, IdempotencyStore, OutboundMessage, PortError, PutOutcome,
-    Queue, RecordStatus, SecretSource,
+    ContactLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, OutboundMessage, PortError,
+    PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule,
 };
 
 fn poisoned(port: &'static str) -> PortError {
@@ -143,5 +143,71 @@ impl SecretSource for MemorySecrets {
             .get(id)
             .map(|v| SecretString::from(v.clone()))
             .ok_or_else(|| PortError::new("secrets", format!("secret {id} not found")))
+    }
+
+    async fn put_secret_string(&self, id: &str, value: &SecretString) -> Result<(), PortError> {
+        use secrecy::ExposeSecret;
+        let mut values = self.values.lock().map_err(|_| poisoned("secrets"))?;
+        values.insert(id.to_owned(), value.expose_secret().to_owned());
+        Ok(())
+    }
+}
+
+/// The GCRA schedule in memory: one "theoretical arrival time" per key.
+#[derive(Debug, Default)]
+pub struct MemorySlots {
+    next: Mutex<HashMap<String, i64>>,
+}
+
+#[async_trait]
+impl SlotSchedule for MemorySlots {
+    async fn reserve(
+        &self,
+        key: &str,
+        now_us: i64,
+        spacing_us: i64,
+        horizon_us: i64,
+    ) -> Result<Option<i64>, PortError> {
+        let mut next = self.next.lock().map_err(|_| poisoned("slots"))?;
+        let tat = next.get(key).copied().unwrap_or(i64::MIN);
+        let start = tat.max(now_us);
+        if start > now_us + horizon_us {
+            return Ok(None);
+        }
+        next.insert(key.to_owned(), start + spacing_us);
+        Ok(Some(start))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryLeases {
+    held: Mutex<HashMap<String, (String, std::time::Instant)>>,
+}
+
+#[async_trait]
+impl Lease for MemoryLeases {
+    async fn try_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, PortError> {
+        let mut held = self.held.lock().map_err(|_| poisoned("leases"))?;
+        let now = std::time::Instant::now();
+        if let Some((_, until)) = held.get(name)
+            && *until > now
+        {
+            return Ok(false);
+        }
+        held.insert(name.to_owned(), (owner.to_owned(), now + ttl));
+        Ok(true)
+    }
+
+    async fn release(&self, name: &str, owner: &str) -> Result<(), PortError> {
+        let mut held = self.held.lock().map_err(|_| poisoned("leases"))?;
+        if held.get(name).is_some_and(|(o, _)| o == owner) {
+            held.remove(name);
+        }
+        Ok(())
     }
 }

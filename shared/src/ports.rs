@@ -127,4 +127,33 @@ pub trait EntityMap: Send + Sync {
 pub trait SecretSource: Send + Sync {
     /// The current value of a secret, by name or ARN.
     async fn secret_string(&self, id: &str) -> Result<SecretString, PortError>;
+
+    /// Stores a new current value (rotated OAuth tokens).
+    async fn put_secret_string(&self, id: &str, value: &SecretString) -> Result<(), PortError>;
+}
+
+/// A shared schedule of request slots (the rate budget's GCRA state): each reservation takes the
+/// next slot `spacing_us` after the previous one, never more than `horizon_us` ahead of now.
+#[async_trait]
+pub trait SlotSchedule: Send + Sync {
+    /// The start of the reserved slot in epoch microseconds (≤ now means "go now"), or `None`
+    /// when the schedule is booked beyond the horizon.
+    async fn reserve(
+        &self,
+        key: &str,
+        now_us: i64,
+        spacing_us: i64,
+        horizon_us: i64,
+    ) -> Result<Option<i64>, PortError>;
+}
+
+/// A named, expiring, exclusive lease (e.g. "only one process refreshes this OAuth token").
+#[async_trait]
+pub trait Lease: Send + Sync {
+    /// Takes the lease if nobody holds a live one; `false` when another owner does.
+    async fn try_acquire(&self, name: &str, owner: &str, ttl: std::time::Duration)
+    -> Result<bool, PortError>;
+
+    /// Gives the lease up if `owner` still holds it.
+    async fn release(&self, name: &str, owner: &str) -> Result<(), PortError>;
 }

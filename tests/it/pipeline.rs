@@ -23,7 +23,7 @@ async fn skilljar_enrollment_becomes_a_ghl_contact() {
         Some(event_id.as_str())
     );
 
-    sync_all(&deployment.worker(&prism_url()), records).await;
+    sync_all(&deployment.worker(&prism_url()).await, records).await;
 
     let link = deployment.skilljar_contact("3gh6zcs5x2bz").await;
     let link = link.unwrap_or_else(|| panic!("no entity map entry for the learner"));
@@ -65,6 +65,6 @@ async fn every_sample_event_is_accepted_and_synced() {
     let records = deployment.receive(&deployment.queue_url).await;
     assert_eq!(records.len(), samples.len());
 
-    sync_all(&deployment.worker(&prism_url()), records).await;
+    sync_all(&deployment.worker(&prism_url()).await, records).await;
     assert!(prism_violations().is_empty(), "{:?}", prism_violations());
 }

@@ -51,7 +51,7 @@ async fn redelivered_message_makes_no_second_ghl_call() {
         .await;
 
     let (deployment, event) = queued_enrollment().await;
-    let worker = deployment.worker(&ghl.uri());
+    let worker = deployment.worker(&ghl.uri()).await;
     let first = worker.handle_batch(event.clone(), None).await;
     assert!(first.batch_item_failures.is_empty());
     // SQS redelivers the same message (e.g. the delete was lost): no second GHL call.
@@ -71,7 +71,8 @@ async fn redelivered_message_makes_no_second_ghl_call() {
 }
 
 #[tokio::test]
-async fn ghl_429_and_500_fail_the_item_and_a_later_delivery_succeeds() {
+async fn ghl_429_and_500_fail_the_item_once_retries_are_spent_and_a_later_delivery_succeeds() {
+    // The client retries 4 times in-process (full-jitter backoff); a fifth failure fails the item.
     for status in [429u16, 500] {
         let ghl = MockServer::start().await;
         Mock::given(method("POST"))
@@ -80,8 +81,8 @@ async fn ghl_429_and_500_fail_the_item_and_a_later_delivery_succeeds() {
                 ResponseTemplate::new(status)
                     .set_body_json(serde_json::json!({"statusCode": status, "message": "busy"})),
             )
-            .up_to_n_times(1)
-            .expect(1)
+            .up_to_n_times(5)
+            .expect(5)
             .mount(&ghl)
             .await;
         Mock::given(method("POST"))
@@ -97,7 +98,7 @@ async fn ghl_429_and_500_fail_the_item_and_a_later_delivery_succeeds() {
 
         let (deployment, event) = queued_enrollment().await;
         let message_id = event.records[0].message_id.clone().unwrap_or_default();
-        let worker = deployment.worker(&ghl.uri());
+        let worker = deployment.worker(&ghl.uri()).await;
         let failed = worker.handle_batch(event.clone(), None).await;
         let ids: Vec<_> = failed
             .batch_item_failures
@@ -132,7 +133,7 @@ async fn ghl_422_is_parked_on_the_dlq_and_not_retried() {
         .await;
 
     let (deployment, event) = queued_enrollment().await;
-    let worker = deployment.worker(&ghl.uri());
+    let worker = deployment.worker(&ghl.uri()).await;
     let response = worker.handle_batch(event.clone(), None).await;
     assert!(
         response.batch_item_failures.is_empty(),

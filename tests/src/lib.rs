@@ -126,7 +126,7 @@ impl Deployment {
     }
 
     /// The `sync-worker` service against a GHL at `ghl_base_url`, with the example mapping.
-    pub fn worker(&self, ghl_base_url: &str) -> SyncWorker {
+    pub async fn worker(&self, ghl_base_url: &str) -> SyncWorker {
         let settings = WorkerSettings {
             common: self.common(),
             dead_letter_queue_url: self.dlq_url.clone(),
@@ -135,7 +135,7 @@ impl Deployment {
             ghl_timeout: Duration::from_secs(5),
             mapping_file: Some(PathBuf::from(ROOT).join("config/mapping.toml")),
         };
-        app::sync_worker(&settings, &self.sdk).unwrap_or_else(|e| panic!("worker: {e}"))
+        app::sync_worker(&settings, &self.sdk).await.unwrap_or_else(|e| panic!("worker: {e}"))
     }
 
     pub fn table(&self) -> DynamoTable {

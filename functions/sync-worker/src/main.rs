@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let settings = WorkerSettings::from_env(&Env::process())?;
     let sdk = aws::sdk_config().await;
-    let worker = Arc::new(app::sync_worker(&settings, &sdk)?);
+    let worker = Arc::new(app::sync_worker(&settings, &sdk).await?);
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let worker = Arc::clone(&worker);
         async move { Ok::<_, Error>(lambda::serve_sqs(&worker, event).await) }

@@ -6,13 +6,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
 use super::describe;
 use crate::domain::SourcePlatform;
 use crate::ports::{
-    ContactLink, EntityMap, IdempotencyRecord, IdempotencyStore, PortError, PutOutcome, RecordStatus,
+    ContactLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, PortError, PutOutcome, RecordStatus,
+    SlotSchedule,
 };
 
 const PK: &str = "pk";
@@ -187,5 +189,135 @@ impl EntityMap for DynamoTable {
             .await
             .map_err(|e| PortError::new("entity map", describe(&e)))?;
         Ok(())
+    }
+}
+
+fn is_condition_failure<R>(err: &SdkError<UpdateItemError, R>) -> bool {
+    matches!(err, SdkError::ServiceError(s) if matches!(s.err(), UpdateItemError::ConditionalCheckFailedException(_)))
+}
+
+/// GCRA over DynamoDB without read-modify-write races: an idle schedule is restarted at `now`
+/// with one conditional write; a busy one is advanced atomically (`SET next = next + spacing`),
+/// and the returned value says which slot this caller got.
+#[async_trait]
+impl SlotSchedule for DynamoTable {
+    async fn reserve(
+        &self,
+        key: &str,
+        now_us: i64,
+        spacing_us: i64,
+        horizon_us: i64,
+    ) -> Result<Option<i64>, PortError> {
+        let pk = format!("slots#{key}");
+        // Slots are only ever minutes ahead; a day of TTL is plenty.
+        let expiration = n(now_us / 1_000_000 + 86_400);
+        let restart = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(&pk))
+            .update_expression("SET #next = :after, #exp = :exp")
+            .condition_expression("attribute_not_exists(#next) OR #next <= :now")
+            .expression_attribute_names("#next", "next_slot_us")
+            .expression_attribute_names("#exp", "expiration")
+            .expression_attribute_values(":after", n(now_us + spacing_us))
+            .expression_attribute_values(":now", n(now_us))
+            .expression_attribute_values(":exp", expiration.clone())
+            .send()
+            .await;
+        match restart {
+            Ok(_) => return Ok(Some(now_us)),
+            Err(e) if is_condition_failure(&e) => {}
+            Err(e) => return Err(PortError::new("rate budget", describe(&e))),
+        }
+        let advanced = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(&pk))
+            .update_expression("SET #next = #next + :spacing, #exp = :exp")
+            .condition_expression("#next <= :latest")
+            .expression_attribute_names("#next", "next_slot_us")
+            .expression_attribute_names("#exp", "expiration")
+            .expression_attribute_values(":spacing", n(spacing_us))
+            .expression_attribute_values(":latest", n(now_us + horizon_us))
+            .expression_attribute_values(":exp", expiration)
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match advanced {
+            Ok(output) => {
+                let next = output
+                    .attributes()
+                    .and_then(|a| get_n(a, "next_slot_us"))
+                    .ok_or_else(|| PortError::new("rate budget", "update returned no slot"))?;
+                Ok(Some(next - spacing_us))
+            }
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(PortError::new("rate budget", describe(&e))),
+        }
+    }
+}
+
+#[async_trait]
+impl Lease for DynamoTable {
+    async fn try_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, PortError> {
+        let now = OffsetDateTime::now_utc();
+        let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        let until_ms = now_ms + ttl.as_millis() as i64;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(&format!("lease#{name}")))
+            .item("owner", s(owner))
+            .item("lease_until_ms", n(until_ms))
+            .item("expiration", n(until_ms / 1000 + 3600))
+            .condition_expression("attribute_not_exists(#pk) OR #until < :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#until", "lease_until_ms")
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(PortError::new("lease", describe(&e))),
+        }
+    }
+
+    async fn release(&self, name: &str, owner: &str) -> Result<(), PortError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(&format!("lease#{name}")))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else holds it now (ours expired): nothing to give up.
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(PortError::new("lease", describe(&e))),
+        }
     }
 }

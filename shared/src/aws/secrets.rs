@@ -30,4 +30,16 @@ impl SecretSource for SecretsManager {
             .map(SecretString::from)
             .ok_or_else(|| PortError::new("secrets", format!("{id} has no SecretString")))
     }
+
+    async fn put_secret_string(&self, id: &str, value: &SecretString) -> Result<(), PortError> {
+        use secrecy::ExposeSecret;
+        self.client
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(value.expose_secret())
+            .send()
+            .await
+            .map_err(|e| PortError::new("secrets", format!("writing {id}: {}", describe(&e))))?;
+        Ok(())
+    }
 }

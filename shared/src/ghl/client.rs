@@ -4,13 +4,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tracing::debug;
+use tokio::time::Instant;
+use tracing::{debug, warn};
 
+use super::custom_fields::CustomFieldCache;
 use super::error::GhlError;
-use super::types::{TagsBody, UpsertContact, UpsertContactResponse};
-use crate::secrets::{CachedSecret, GhlCredentials, SecretError};
+use super::rate::{RateBudget, RateHeaders};
+use super::retry::{Idempotence, RetryPolicy};
 
 /// The API version every v2 request must name.
 pub const API_VERSION: &str = "2021-07-28";
@@ -19,6 +20,7 @@ pub const API_VERSION: &str = "2021-07-28";
 pub struct GhlConfig {
     pub base_url: String,
     pub timeout: Duration,
+    pub retry: RetryPolicy,
 }
 
 impl Default for GhlConfig {
@@ -26,6 +28,7 @@ impl Default for GhlConfig {
         Self {
             base_url: "https://services.leadconnectorhq.com".into(),
             timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -37,118 +40,226 @@ pub struct LocationAuth {
     pub token: SecretString,
 }
 
-/// Where the client gets its token. Private Integration Tokens today; OAuth plugs in here.
+/// Where the client gets its token: a Private Integration Token or OAuth.
 #[async_trait]
 pub trait Credentials: Send + Sync {
     async fn location_auth(&self) -> Result<LocationAuth, GhlError>;
-}
 
-/// A Private Integration Token and its location, read from Secrets Manager.
-pub struct PrivateIntegrationToken(pub CachedSecret<GhlCredentials>);
-
-#[async_trait]
-impl Credentials for PrivateIntegrationToken {
-    async fn location_auth(&self) -> Result<LocationAuth, GhlError> {
-        let creds = self.0.get().await.map_err(|e| match e {
-            SecretError::Unavailable(e) => GhlError::Credentials(e.to_string()),
-            malformed @ SecretError::Malformed { .. } => GhlError::CredentialsInvalid(malformed.to_string()),
-        })?;
-        Ok(LocationAuth {
-            location_id: creds.location_id.clone(),
-            token: creds.private_integration_token.clone(),
-        })
+    /// GHL answered 401 to `rejected`: a fresh token if this kind of credential can get one.
+    async fn after_unauthorized(&self, _rejected: &LocationAuth) -> Result<Option<LocationAuth>, GhlError> {
+        Ok(None)
     }
 }
 
-/// The one HTTP client setup for GHL: rustls, a total timeout per request, the version header,
-/// bearer auth, and GHL's error bodies turned into `GhlError`.
+/// The one HTTP client setup for GHL (API and OAuth token endpoint): rustls, a total timeout per
+/// request and a shorter connect timeout.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GhlError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(5).min(timeout))
+        .user_agent(concat!("lms-ghl-sync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(GhlError::from)
+}
+
+pub(crate) fn parse_base(url: &str) -> Result<Url, GhlError> {
+    let mut base =
+        Url::parse(url).map_err(|e| GhlError::CredentialsInvalid(format!("GHL base URL {url:?}: {e}")))?;
+    if base.cannot_be_a_base() {
+        return Err(GhlError::CredentialsInvalid(format!(
+            "GHL base URL {url:?} cannot be a base"
+        )));
+    }
+    // Path segments are appended, so the base must not end in an empty one.
+    let trimmed = base.path().trim_end_matches('/').to_owned();
+    base.set_path(&trimmed);
+    Ok(base)
+}
+
+/// GHL API v2 client: version header, bearer auth (refreshed once on 401 where possible), the
+/// shared rate budget, the retry policy, and GHL's error bodies turned into `GhlError`.
 #[derive(Clone)]
 pub struct GhlClient {
+    inner: Arc<Inner>,
+    /// Retries stop in time for the invocation to finish by this instant.
+    deadline: Option<Instant>,
+}
+
+struct Inner {
     http: reqwest::Client,
     base: Url,
     credentials: Arc<dyn Credentials>,
+    budget: Arc<dyn RateBudget>,
+    retry: RetryPolicy,
+    custom_fields: CustomFieldCache,
+}
+
+/// One API request, described once so that retries repeat it exactly.
+pub(crate) struct Call<'a> {
+    pub method: Method,
+    pub path: &'a [&'a str],
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<serde_json::Value>,
+    pub idempotence: Idempotence,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(path: &'a [&'a str]) -> Self {
+        Self {
+            method: Method::GET,
+            path,
+            query: vec![],
+            body: None,
+            idempotence: Idempotence::Idempotent,
+        }
+    }
+
+    pub fn send(
+        method: Method,
+        path: &'a [&'a str],
+        body: impl serde::Serialize,
+        idempotence: Idempotence,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            query: vec![],
+            body: serde_json::to_value(body).ok(),
+            idempotence,
+        }
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
 }
 
 impl GhlClient {
-    pub fn new(config: &GhlConfig, credentials: Arc<dyn Credentials>) -> Result<Self, GhlError> {
-        let mut base = Url::parse(&config.base_url)
-            .map_err(|e| GhlError::CredentialsInvalid(format!("GHL base URL {:?}: {e}", config.base_url)))?;
-        if base.cannot_be_a_base() {
-            return Err(GhlError::CredentialsInvalid(format!(
-                "GHL base URL {:?} cannot be a base",
-                config.base_url
-            )));
-        }
-        // Path segments are appended below, so the base must not end in an empty one.
-        if base.path().ends_with('/') {
-            let trimmed = base.path().trim_end_matches('/').to_owned();
-            base.set_path(&trimmed);
-        }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(Duration::from_secs(5).min(config.timeout))
-            .user_agent(concat!("lms-ghl-sync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(GhlError::from)?;
+    pub fn new(
+        config: &GhlConfig,
+        credentials: Arc<dyn Credentials>,
+        budget: Arc<dyn RateBudget>,
+    ) -> Result<Self, GhlError> {
         Ok(Self {
-            http,
-            base,
-            credentials,
+            inner: Arc::new(Inner {
+                http: http_client(config.timeout)?,
+                base: parse_base(&config.base_url)?,
+                credentials,
+                budget,
+                retry: config.retry.clone(),
+                custom_fields: CustomFieldCache::default(),
+            }),
+            deadline: None,
         })
     }
 
-    /// The location this client writes to.
+    /// The same client, retrying only while there is time left before `deadline`.
+    pub fn with_deadline(&self, deadline: Instant) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            deadline: Some(deadline),
+        }
+    }
+
+    /// The location this client acts on.
     pub async fn location_id(&self) -> Result<String, GhlError> {
-        Ok(self.credentials.location_auth().await?.location_id)
+        Ok(self.inner.credentials.location_auth().await?.location_id)
     }
 
-    /// `POST /contacts/upsert`: creates the contact or updates the one GHL's duplicate rules match.
-    pub async fn upsert_contact(&self, body: &UpsertContact) -> Result<UpsertContactResponse, GhlError> {
-        self.send(Method::POST, &["contacts", "upsert"], Some(body)).await
+    pub(crate) fn custom_field_cache(&self) -> &CustomFieldCache {
+        &self.inner.custom_fields
     }
 
-    /// `POST /contacts/:contactId/tags`: adds tags, leaving the contact's others in place.
-    pub async fn add_tags(&self, contact_id: &str, tags: &[String]) -> Result<(), GhlError> {
-        let _: serde::de::IgnoredAny = self
-            .send(
-                Method::POST,
-                &["contacts", contact_id, "tags"],
-                Some(&TagsBody { tags }),
-            )
-            .await?;
-        Ok(())
+    pub(crate) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, GhlError> {
+        let inner = &self.inner;
+        let mut delays = inner.retry.delays();
+        let mut refreshed = false;
+        let mut auth = inner.credentials.location_auth().await?;
+        loop {
+            inner.budget.acquire(&auth.location_id).await?;
+            let error = match self.send_once(&auth, &call).await {
+                Ok((status, bytes)) => return decode(status, &bytes),
+                Err(error) => error,
+            };
+            if matches!(error, GhlError::Unauthorized { status: 401, .. }) && !refreshed {
+                refreshed = true;
+                if let Some(fresh) = inner.credentials.after_unauthorized(&auth).await? {
+                    auth = fresh;
+                    continue;
+                }
+            }
+            if matches!(error, GhlError::RateLimited { .. }) {
+                inner.budget.throttled(&auth.location_id);
+            }
+            if RetryPolicy::should_retry(&error, call.idempotence)
+                && let Some(delay) = delays.next()
+                && inner.retry.fits(delay, self.deadline)
+            {
+                warn!(reason = error.reason(), error = %error, delay_ms = delay.as_millis() as u64, "GHL call failed; retrying");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            return Err(error);
+        }
     }
 
-    async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        segments: &[&str],
-        body: Option<&B>,
-    ) -> Result<T, GhlError> {
-        let auth = self.credentials.location_auth().await?;
-        let mut url = self.base.clone();
+    async fn send_once(&self, auth: &LocationAuth, call: &Call<'_>) -> Result<(u16, bytes::Bytes), GhlError> {
+        let mut url = self.inner.base.clone();
         url.path_segments_mut()
             .map_err(|_| GhlError::CredentialsInvalid("GHL base URL cannot be a base".into()))?
-            .extend(segments);
+            .extend(call.path);
         let mut request = self
+            .inner
             .http
-            .request(method.clone(), url)
+            .request(call.method.clone(), url)
             .bearer_auth(auth.token.expose_secret())
             .header("Version", API_VERSION)
             .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(body) = body {
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(body) = &call.body {
             request = request.json(body);
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
+        self.inner
+            .budget
+            .observe(&auth.location_id, &RateHeaders::parse(response.headers()));
         let bytes = response.bytes().await?;
-        debug!(%method, path = %segments.join("/"), status, "GHL call");
-        if !(200..300).contains(&status) {
-            return Err(GhlError::from_response(status, &bytes));
+        debug!(method = %call.method, path = %call.path.join("/"), status, "GHL call");
+        if (200..300).contains(&status) {
+            Ok((status, bytes))
+        } else {
+            Err(GhlError::from_response(status, &bytes))
         }
-        serde_json::from_slice(&bytes).map_err(|e| GhlError::Decode {
-            status,
-            problem: e.to_string(),
-        })
+    }
+}
+
+fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, GhlError> {
+    // Some answers (e.g. DELETE) may come without a body.
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"null"
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| GhlError::Decode {
+        status,
+        problem: format!("at `{}`: {}", e.path(), e.inner().classify_text()),
+    })
+}
+
+trait ClassifyText {
+    fn classify_text(&self) -> &'static str;
+}
+
+impl ClassifyText for serde_json::Error {
+    fn classify_text(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Data => "unexpected shape",
+            _ => "not JSON",
+        }
     }
 }

@@ -20,6 +20,19 @@ pub enum GhlError {
     },
     #[error("GHL did not answer in time")]
     Timeout,
+    /// The request never reached GHL, so it certainly had no effect.
+    #[error("could not connect to GHL: {0}")]
+    Connect(String),
+    #[error("the daily GHL request budget of location {location_id} is spent")]
+    DailyLimit { location_id: String },
+    #[error("custom field {key:?} does not exist in location {location_id}")]
+    UnknownCustomField { key: String, location_id: String },
+    #[error("GHL says location {location_id} is not active; reinstall the app there")]
+    LocationInactive { location_id: String },
+    #[error(
+        "GHL refused the refresh token of location {location_id} (invalid grant); authorise the app again"
+    )]
+    InvalidGrant { location_id: String },
     #[error("could not reach GHL: {0}")]
     Transport(String),
     #[error("GHL answered {status} with a body we could not read: {problem}")]
@@ -38,8 +51,10 @@ impl GhlError {
             GhlError::RateLimited { .. }
                 | GhlError::Server { .. }
                 | GhlError::Timeout
+                | GhlError::Connect(_)
                 | GhlError::Transport(_)
                 | GhlError::Credentials(_)
+                | GhlError::DailyLimit { .. }
         )
     }
 
@@ -52,6 +67,11 @@ impl GhlError {
             GhlError::Unprocessable { .. } => "unprocessable",
             GhlError::Rejected { .. } => "rejected",
             GhlError::Timeout => "timeout",
+            GhlError::Connect(_) => "connect",
+            GhlError::DailyLimit { .. } => "daily_limit",
+            GhlError::UnknownCustomField { .. } => "unknown_custom_field",
+            GhlError::LocationInactive { .. } => "location_inactive",
+            GhlError::InvalidGrant { .. } => "invalid_grant",
             GhlError::Transport(_) => "transport",
             GhlError::Decode { .. } => "decode",
             GhlError::Credentials(_) => "credentials_unavailable",
@@ -108,6 +128,8 @@ impl From<reqwest::Error> for GhlError {
     fn from(err: reqwest::Error) -> Self {
         if err.is_timeout() {
             GhlError::Timeout
+        } else if err.is_connect() {
+            GhlError::Connect(err.without_url().to_string())
         } else {
             // The URL carries no secret (the token travels in a header), so the text is safe.
             GhlError::Transport(err.without_url().to_string())

@@ -1,10 +1,21 @@
-//! GoHighLevel API v2: the client, its typed errors and the request/response shapes, checked
-//! against GHL's official OpenAPI contract (`tests/contract/ghl-api/`).
+//! GoHighLevel API v2: the client, its typed errors, auth, the shared rate budget, the retry
+//! policy and the request/response shapes, checked against GHL's official OpenAPI contract
+//! (`tests/contract/ghl-api/`).
 
+mod activities;
+pub mod auth;
 mod client;
+mod contacts;
+mod custom_fields;
 mod error;
+pub mod rate;
+pub mod retry;
 mod types;
 
-pub use client::{API_VERSION, Credentials, GhlClient, GhlConfig, LocationAuth, PrivateIntegrationToken};
+pub use auth::{OAuthCredentials, OAuthSettings, OAuthTokens, PrivateIntegrationToken, TokenEndpoint};
+pub use client::{API_VERSION, Credentials, GhlClient, GhlConfig, LocationAuth, http_client};
+pub use contacts::Created;
 pub use error::GhlError;
-pub use types::{ContactSummary, CustomFieldValue, UpsertContact, UpsertContactResponse};
+pub use rate::{BudgetConfig, RateBudget, RateHeaders, RateLimits, SharedRateBudget, Unlimited};
+pub use retry::{Idempotence, RetryPolicy};
+pub use types::*;

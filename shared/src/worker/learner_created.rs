@@ -3,19 +3,23 @@
 
 use super::{SyncError, SyncWorker};
 use crate::domain::LearnerCreated;
-use crate::ghl::{CustomFieldValue, UpsertContact};
+use crate::ghl::{ContactFields, CustomFieldValue, GhlClient};
 use crate::mapping::Mapping;
 use crate::ports::ContactLink;
 
 /// Returns the GHL contact id.
-pub async fn sync(worker: &SyncWorker, learner: &LearnerCreated) -> Result<String, SyncError> {
-    let location_id = worker.ghl.location_id().await?;
-    let request = upsert_request(learner, &worker.mapping, &location_id);
-    let response = worker.ghl.upsert_contact(&request).await?;
+pub async fn sync(
+    worker: &SyncWorker,
+    ghl: &GhlClient,
+    learner: &LearnerCreated,
+) -> Result<String, SyncError> {
+    let location_id = ghl.location_id().await?;
+    let request = upsert_request(learner, &worker.mapping);
+    let response = ghl.upsert_contact(&request).await?;
     let contact_id = response.contact.id;
     let tags = worker.mapping.learner_tags(learner);
     if !tags.is_empty() {
-        worker.ghl.add_tags(&contact_id, &tags).await?;
+        ghl.add_tags(&contact_id, &tags).await?;
     }
     worker
         .entities
@@ -29,7 +33,7 @@ pub async fn sync(worker: &SyncWorker, learner: &LearnerCreated) -> Result<Strin
     Ok(contact_id)
 }
 
-pub fn upsert_request(learner: &LearnerCreated, mapping: &Mapping, location_id: &str) -> UpsertContact {
+pub fn upsert_request(learner: &LearnerCreated, mapping: &Mapping) -> ContactFields {
     // `role` travels like any other custom field: mapped by key, or not sent.
     let role = learner.role.as_ref().map(|r| ("role", r));
     let custom_fields = learner
@@ -44,13 +48,13 @@ pub fn upsert_request(learner: &LearnerCreated, mapping: &Mapping, location_id: 
             })
         })
         .collect();
-    UpsertContact {
-        location_id: location_id.to_owned(),
+    ContactFields {
         first_name: learner.first_name.clone(),
         last_name: learner.last_name.clone(),
         email: Some(learner.email.as_str().to_owned()),
         phone: learner.phone.clone(),
         source: Some(mapping.contact_source(learner)),
         custom_fields,
+        ..ContactFields::default()
     }
 }

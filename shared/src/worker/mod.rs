@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::clock::{Clock, invocation_deadline_ms};
@@ -172,8 +173,9 @@ impl SyncWorker {
             }
         }
 
+        let ghl = self.ghl.with_deadline(Instant::now() + remaining(deadline, now));
         let result = match &envelope.event {
-            SyncEvent::LearnerCreated(learner) => learner_created::sync(self, learner).await,
+            SyncEvent::LearnerCreated(learner) => learner_created::sync(self, &ghl, learner).await,
         };
         match result {
             Ok(result) => {
@@ -243,6 +245,12 @@ impl SyncWorker {
             }
         }
     }
+}
+
+/// Time left until `deadline_ms` (epoch ms) as seen at `now`.
+fn remaining(deadline_ms: i64, now: time::OffsetDateTime) -> Duration {
+    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    Duration::from_millis(u64::try_from(deadline_ms - now_ms).unwrap_or(0))
 }
 
 trait ClassifyName {

@@ -43,12 +43,11 @@ fn upsert_request_maps_names_contact_and_only_mapped_custom_fields() -> Result<(
     let mapping = Mapping::parse(
         "[learner_created]\nsource = \"Academy\"\n[custom_fields]\nemployee_count = \"fld1\"\nrole = \"fld2\"\n",
     )?;
-    let request = learner_created::upsert_request(&learner(), &mapping, "loc-1");
+    let request = learner_created::upsert_request(&learner(), &mapping);
     let json = serde_json::to_value(&request).map_err(|e| e.to_string())?;
     assert_eq!(
         json,
         serde_json::json!({
-            "locationId": "loc-1",
             "firstName": "Ada",
             "lastName": "Lovelace",
             "email": "ada@example.com",
@@ -64,13 +63,12 @@ fn upsert_request_maps_names_contact_and_only_mapped_custom_fields() -> Result<(
 }
 
 fn worker(dead_letters: Arc<MemoryQueue>) -> Result<SyncWorker, GhlError> {
-    let ghl = GhlClient::new(
-        &GhlConfig {
-            base_url: "http://127.0.0.1:9".into(),
-            timeout: Duration::from_secs(1),
-        },
-        Arc::new(NoCredentials),
-    )?;
+    let config = GhlConfig {
+        base_url: "http://127.0.0.1:9".into(),
+        timeout: Duration::from_secs(1),
+        ..GhlConfig::default()
+    };
+    let ghl = GhlClient::new(&config, Arc::new(NoCredentials), Arc::new(crate::ghl::Unlimited))?;
     Ok(SyncWorker::new(
         ghl,
         Arc::new(MemoryEntityMap::default()),
