@@ -179,7 +179,7 @@ impl GhlClient {
         loop {
             inner.budget.acquire(&auth.location_id).await?;
             let error = match self.send_once(&auth, &call).await {
-                Ok((status, bytes)) => return decode(status, &bytes),
+                Ok((status, bytes)) => return decode(status, &bytes, &call),
                 Err(error) => error,
             };
             if matches!(error, GhlError::Unauthorized { status: 401, .. }) && !refreshed {
@@ -237,7 +237,7 @@ impl GhlClient {
     }
 }
 
-fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, GhlError> {
+fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8], call: &Call<'_>) -> Result<T, GhlError> {
     // Some answers (e.g. DELETE) may come without a body.
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"null"
@@ -247,7 +247,13 @@ fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, GhlError>
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| GhlError::Decode {
         status,
-        problem: format!("at `{}`: {}", e.path(), e.inner().classify_text()),
+        problem: format!(
+            "{} /{}: at `{}`: {}",
+            call.method,
+            call.path.join("/"),
+            e.path(),
+            e.inner().classify_text()
+        ),
     })
 }
 

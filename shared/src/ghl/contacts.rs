@@ -155,14 +155,7 @@ impl GhlClient {
             if let Some(after) = &cursor {
                 body["searchAfter"] = serde_json::Value::Array(after.clone());
             }
-            let page: SearchPage = self
-                .call(Call::send(
-                    Method::POST,
-                    &["contacts", "search"],
-                    body,
-                    Idempotence::Idempotent,
-                ))
-                .await?;
+            let page = self.search_call(body).await?;
             let full = page.contacts.len() >= page_limit as usize;
             let next = if full {
                 page.contacts.last().and_then(|c| c.search_after.clone())
@@ -186,13 +179,19 @@ impl GhlClient {
         body["locationId"] = location_id.into();
         body["pageLimit"] = page_limit.clamp(1, 500).into();
         body["page"] = page.max(1).into();
-        self.call(Call::send(
+        self.search_call(body).await
+    }
+
+    async fn search_call(&self, body: serde_json::Value) -> Result<SearchPage, GhlError> {
+        let call = Call::send(
             Method::POST,
             &["contacts", "search"],
             body,
             Idempotence::Idempotent,
-        ))
-        .await
+        );
+        // The spec documents no body for this answer; an empty one is an empty page.
+        let page: Option<SearchPage> = self.call(call).await?;
+        Ok(page.unwrap_or_default())
     }
 
     /// `GET /contacts/search/duplicate`: the contact GHL's duplicate rules match, if any.

@@ -176,7 +176,7 @@ pub struct SearchQuery {
     pub sort: Vec<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct SearchPage {
     #[serde(default)]
     pub contacts: Vec<Contact>,
