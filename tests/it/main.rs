@@ -4,5 +4,6 @@
 
 mod ghl_contract;
 mod ingest;
+mod oauth;
 mod pipeline;
 mod worker;
