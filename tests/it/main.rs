@@ -6,4 +6,5 @@ mod ghl_contract;
 mod ingest;
 mod oauth;
 mod pipeline;
+mod rate_budget;
 mod worker;

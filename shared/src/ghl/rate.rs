@@ -190,8 +190,10 @@ impl RateBudget for SharedRateBudget {
             let now_us = epoch_us();
             match self.schedule.reserve(&key, now_us, spacing, horizon).await {
                 Ok(Some(start_us)) => {
-                    if start_us > now_us {
-                        tokio::time::sleep(Duration::from_micros((start_us - now_us) as u64)).await;
+                    // Measured after the reservation call, so that its latency is not slept twice.
+                    let wait_us = start_us - epoch_us();
+                    if wait_us > 0 {
+                        tokio::time::sleep(Duration::from_micros(wait_us as u64)).await;
                     }
                     return Ok(());
                 }
