@@ -1,0 +1,290 @@
+//! `ghl-sandbox`: the sandbox as a process, for local runs and benchmarks. Flags are parsed by
+//! hand to keep the binary free of a CLI framework; every flag can also come from the
+//! environment as `GHL_SANDBOX_<FLAG>` (e.g. `GHL_SANDBOX_RATE_MAX=20`), flags winning.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ghl_sandbox::{
+    ContactSeed, FaultConfig, GrantSeed, Latency, LocationConfig, OAuthClientConfig, Sandbox, SandboxConfig,
+};
+
+const USAGE: &str = "\
+usage: ghl-sandbox [options]
+
+  --port N                 port on 127.0.0.1 (default: any free port)
+  --location ID            the location id (default ve9EPM428h8vShlRW1KT)
+  --token PIT              a Private Integration Token for it; repeatable (default pit-local-demo-token)
+  --rate-max N             requests per interval per location (default 100)
+  --rate-interval-ms MS    the interval (default 10000)
+  --daily-limit N          requests per day per location (default 200000)
+  --fault-429 P            probability of an injected 429 (0..1, default 0)
+  --fault-5xx P            probability of an injected 500/502/503
+  --fault-drop P           probability of closing the connection without an answer
+  --latency-ms MS|MIN-MAX  added latency, fixed or uniform
+  --seed N                 seed for faults and generated ids
+  --oauth-client ID:SECRET an OAuth client; repeatable
+  --refresh-token TOKEN    a refresh token for the first OAuth client; repeatable
+  --auth-code CODE         an authorization code for the first OAuth client; repeatable
+  --token-ttl SECS         access token lifetime (default 86399)
+  --contacts N             seed N demo contacts
+  --quiet                  do not log requests
+
+Every flag may also be set as GHL_SANDBOX_<FLAG> in the environment (comma-separated when repeatable).";
+
+const FLAGS: [&str; 17] = [
+    "port",
+    "location",
+    "token",
+    "rate-max",
+    "rate-interval-ms",
+    "daily-limit",
+    "fault-429",
+    "fault-5xx",
+    "fault-drop",
+    "latency-ms",
+    "seed",
+    "oauth-client",
+    "refresh-token",
+    "auth-code",
+    "token-ttl",
+    "contacts",
+    "quiet",
+];
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ghl-sandbox: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let Some(opts) = Opts::parse(std::env::args().skip(1))? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    let config = opts.config()?;
+    let sandbox = Sandbox::start(config)
+        .await
+        .map_err(|e| format!("cannot start: {e}"))?;
+    println!("ghl-sandbox listening on {}", sandbox.url());
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+struct Opts(HashMap<&'static str, Vec<String>>);
+
+impl Opts {
+    /// `None` when help was asked for.
+    fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Self>, String> {
+        let mut values: HashMap<&'static str, Vec<String>> = HashMap::new();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            if arg == "-h" || arg == "--help" {
+                return Ok(None);
+            }
+            let rest = arg
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument {arg:?}"))?;
+            let (name, inline) = match rest.split_once('=') {
+                Some((name, value)) => (name, Some(value.to_owned())),
+                None => (rest, None),
+            };
+            let flag = FLAGS
+                .into_iter()
+                .find(|f| *f == name)
+                .ok_or_else(|| format!("unknown flag --{name} (see --help)"))?;
+            let value = match (flag, inline) {
+                (_, Some(value)) => value,
+                ("quiet", None) => "true".to_owned(),
+                (_, None) => args.next().ok_or_else(|| format!("--{flag} needs a value"))?,
+            };
+            values.entry(flag).or_default().push(value);
+        }
+        for flag in FLAGS {
+            let name = format!("GHL_SANDBOX_{}", flag.to_uppercase().replace('-', "_"));
+            if let (false, Ok(value)) = (values.contains_key(flag), std::env::var(&name)) {
+                let list = value
+                    .split(',')
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty());
+                values.insert(flag, list.collect());
+            }
+        }
+        Ok(Some(Self(values)))
+    }
+
+    fn all(&self, flag: &str) -> &[String] {
+        self.0.get(flag).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    fn last(&self, flag: &str) -> Option<&str> {
+        self.all(flag).last().map(String::as_str)
+    }
+
+    fn number<T: std::str::FromStr>(&self, flag: &str) -> Result<Option<T>, String> {
+        self.last(flag)
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|_| format!("--{flag}: {v:?} is not a valid number"))
+            })
+            .transpose()
+    }
+
+    fn config(&self) -> Result<SandboxConfig, String> {
+        let mut config = SandboxConfig {
+            log_requests: !matches!(self.last("quiet"), Some("true" | "1")),
+            ..SandboxConfig::default()
+        };
+        config.port = self.number("port")?;
+        if let Some(seed) = self.number("seed")? {
+            config.seed = seed;
+        }
+        if let Some(max) = self.number("rate-max")? {
+            config.rate_limits.max = max;
+        }
+        if let Some(ms) = self.number("rate-interval-ms")? {
+            config.rate_limits.interval = Duration::from_millis(ms);
+        }
+        if let Some(daily) = self.number("daily-limit")? {
+            config.rate_limits.daily_limit = daily;
+        }
+        if let Some(secs) = self.number("token-ttl")? {
+            config.access_token_ttl = Duration::from_secs(secs);
+        }
+        config.faults = FaultConfig {
+            rate_429: self.number("fault-429")?.unwrap_or(0.0),
+            rate_5xx: self.number("fault-5xx")?.unwrap_or(0.0),
+            rate_drop: self.number("fault-drop")?.unwrap_or(0.0),
+            latency: self.latency()?,
+        };
+        for pair in self.all("oauth-client") {
+            let (id, secret) = pair
+                .split_once(':')
+                .ok_or_else(|| format!("--oauth-client: expected ID:SECRET, got {pair:?}"))?;
+            config.oauth_clients.push(OAuthClientConfig {
+                client_id: id.into(),
+                client_secret: secret.into(),
+                scope: OAuthClientConfig::DEFAULT_SCOPE.into(),
+            });
+        }
+        let location = self.location(&config)?;
+        config.locations = vec![location];
+        Ok(config)
+    }
+
+    fn location(&self, config: &SandboxConfig) -> Result<LocationConfig, String> {
+        let mut location =
+            LocationConfig::new(self.last("location").unwrap_or(ghl_sandbox::DEFAULT_LOCATION_ID));
+        location.private_integration_tokens = match self.all("token") {
+            [] => vec![ghl_sandbox::DEFAULT_PIT.into()],
+            tokens => tokens.to_vec(),
+        };
+        let grants = [self.all("refresh-token"), self.all("auth-code")];
+        let client = config.oauth_clients.first().map(|c| c.client_id.as_str());
+        if grants.iter().any(|g| !g.is_empty()) && client.is_none() {
+            return Err("--refresh-token and --auth-code need an --oauth-client".into());
+        }
+        let client = client.unwrap_or_default();
+        location.refresh_tokens = grants[0].iter().map(|t| GrantSeed::new(client, t)).collect();
+        location.authorization_codes = grants[1].iter().map(|c| GrantSeed::new(client, c)).collect();
+        let demo: usize = self.number("contacts")?.unwrap_or(0);
+        location.contacts = (1..=demo)
+            .map(|i| ContactSeed {
+                first_name: Some(format!("Learner{i}")),
+                last_name: Some("Demo".into()),
+                email: Some(format!("learner{i}@example.com")),
+                source: Some("ghl-sandbox demo".into()),
+                ..ContactSeed::default()
+            })
+            .collect();
+        Ok(location)
+    }
+
+    fn latency(&self) -> Result<Latency, String> {
+        let Some(raw) = self.last("latency-ms") else {
+            return Ok(Latency::None);
+        };
+        let ms = |v: &str| {
+            v.trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| format!("--latency-ms: expected MS or MIN-MAX, got {raw:?}"))
+        };
+        Ok(match raw.split_once('-') {
+            Some((low, high)) => Latency::Uniform(ms(low)?, ms(high)?),
+            None => Latency::Fixed(ms(raw)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> SandboxConfig {
+        let opts = Opts::parse(args.iter().map(|s| s.to_string())).unwrap().unwrap();
+        opts.config().unwrap()
+    }
+
+    #[test]
+    fn flags_build_the_config() {
+        let c = config(&[
+            "--port=0",
+            "--rate-max",
+            "20",
+            "--rate-interval-ms",
+            "500",
+            "--fault-5xx",
+            "0.1",
+            "--latency-ms",
+            "5-15",
+            "--oauth-client",
+            "cid:secret",
+            "--refresh-token",
+            "rt-1",
+            "--quiet",
+        ]);
+        assert_eq!(c.rate_limits.max, 20);
+        assert_eq!(c.rate_limits.interval, Duration::from_millis(500));
+        assert_eq!(c.faults.rate_5xx, 0.1);
+        assert_eq!(
+            c.faults.latency,
+            Latency::Uniform(Duration::from_millis(5), Duration::from_millis(15))
+        );
+        assert_eq!(c.locations[0].refresh_tokens, vec![GrantSeed::new("cid", "rt-1")]);
+        assert!(!c.log_requests);
+    }
+
+    #[test]
+    fn grants_without_a_client_are_refused() {
+        let opts = Opts::parse(["--refresh-token".to_string(), "x".to_string()])
+            .unwrap()
+            .unwrap();
+        assert!(opts.config().is_err());
+    }
+}
