@@ -7,4 +7,5 @@ mod ingest;
 mod oauth;
 mod pipeline;
 mod rate_budget;
+mod sandbox;
 mod worker;

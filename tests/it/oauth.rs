@@ -4,64 +4,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integration_tests::{Deployment, LOCATION_ID};
-use lms_ghl::aws::{DynamoTable, SecretsManager};
-use lms_ghl::ghl::{
-    Credentials, GhlClient, GhlConfig, GhlError, OAuthCredentials, OAuthSettings, TokenEndpoint, Unlimited,
-    http_client,
-};
+use integration_tests::{LOCATION_ID, now, oauth_credentials as credentials, oauth_deployment, oauth_secret};
+use lms_ghl::aws::SecretsManager;
+use lms_ghl::ghl::{Credentials, GhlClient, GhlConfig, GhlError, Unlimited};
 use lms_ghl::ports::SecretSource;
 use secrecy::ExposeSecret;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn oauth_secret(access: &str, refresh: &str, expires_at: i64) -> String {
-    serde_json::json!({
-        "locationId": LOCATION_ID, "clientId": "client-1", "clientSecret": "client-secret",
-        "accessToken": access, "refreshToken": refresh, "expiresAt": expires_at
-    })
-    .to_string()
-}
 
 fn token_answer(access: &str, refresh: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(serde_json::json!({
         "access_token": access, "token_type": "Bearer", "expires_in": 86399, "refresh_token": refresh,
         "scope": "contacts.write", "userType": "Location", "locationId": LOCATION_ID, "userId": "u1"
     }))
-}
-
-async fn oauth_deployment(secret: &str) -> Deployment {
-    let deployment = Deployment::new().await;
-    let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&deployment.sdk));
-    secrets
-        .put_secret_string(
-            &deployment.ghl_secret_id,
-            &secrecy::SecretString::from(secret.to_owned()),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    deployment
-}
-
-fn credentials(deployment: &Deployment, token_url: &str) -> OAuthCredentials {
-    let endpoint = TokenEndpoint::new(
-        http_client(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}")),
-        token_url,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    OAuthCredentials::new(
-        &deployment.ghl_secret_id,
-        Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
-            &deployment.sdk,
-        ))),
-        Arc::new(DynamoTable::new(deployment.dynamodb.clone(), &deployment.table)),
-        endpoint,
-        OAuthSettings::default(),
-    )
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 #[tokio::test]

@@ -10,9 +10,13 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use lms_ghl::app;
-use lms_ghl::aws::DynamoTable;
+use std::sync::Arc;
+
+use lms_ghl::aws::{DynamoTable, SecretsManager};
 use lms_ghl::config::{CommonSettings, IngestSettings, WorkerSettings};
+use lms_ghl::ghl::{OAuthCredentials, OAuthSettings, TokenEndpoint, http_client};
 use lms_ghl::ingest::{IngestService, Trigger};
+use lms_ghl::ports::SecretSource;
 use lms_ghl::worker::SyncWorker;
 
 pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -70,9 +74,14 @@ impl lms_ghl::ghl::Credentials for StaticCredentials {
 
 /// A GHL client for `base_url` with a static token and no rate budget.
 pub fn static_client(base_url: &str) -> lms_ghl::ghl::GhlClient {
+    client_with_token(base_url, "pit-contract-test")
+}
+
+/// The same with a given token.
+pub fn client_with_token(base_url: &str, token: &str) -> lms_ghl::ghl::GhlClient {
     let auth = lms_ghl::ghl::LocationAuth {
         location_id: LOCATION_ID.to_owned(),
-        token: secrecy::SecretString::from("pit-contract-test"),
+        token: secrecy::SecretString::from(token.to_owned()),
     };
     let config = lms_ghl::ghl::GhlConfig {
         base_url: base_url.to_owned(),
@@ -408,4 +417,74 @@ pub fn response_json(response: lambda_http::Response<lambda_http::Body>) -> (u16
     let body: serde_json::Value =
         serde_json::from_slice(response.body().as_ref()).unwrap_or_else(|e| panic!("response body: {e}"));
     (status, body)
+}
+
+/// An OAuth secret document for the test location.
+pub fn oauth_secret(access: &str, refresh: &str, expires_at: i64) -> String {
+    serde_json::json!({
+        "locationId": LOCATION_ID, "clientId": "client-1", "clientSecret": "client-secret",
+        "accessToken": access, "refreshToken": refresh, "expiresAt": expires_at
+    })
+    .to_string()
+}
+
+/// A deployment whose GHL secret holds `secret` (e.g. OAuth tokens).
+pub async fn oauth_deployment(secret: &str) -> Deployment {
+    let deployment = Deployment::new().await;
+    let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&deployment.sdk));
+    secrets
+        .put_secret_string(
+            &deployment.ghl_secret_id,
+            &secrecy::SecretString::from(secret.to_owned()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    deployment
+}
+
+pub fn oauth_credentials(deployment: &Deployment, token_url: &str) -> OAuthCredentials {
+    let endpoint = TokenEndpoint::new(
+        http_client(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}")),
+        token_url,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    OAuthCredentials::new(
+        &deployment.ghl_secret_id,
+        Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+            &deployment.sdk,
+        ))),
+        Arc::new(DynamoTable::new(deployment.dynamodb.clone(), &deployment.table)),
+        endpoint,
+        OAuthSettings::default(),
+    )
+}
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A GHL client with its own retry policy and the shared rate budget on the deployment's table.
+pub fn budgeted_client(
+    deployment: &Deployment,
+    base_url: &str,
+    token: &str,
+    retry: lms_ghl::ghl::RetryPolicy,
+) -> lms_ghl::ghl::GhlClient {
+    let auth = lms_ghl::ghl::LocationAuth {
+        location_id: ghl_sandbox::DEFAULT_LOCATION_ID.to_owned(),
+        token: secrecy::SecretString::from(token.to_owned()),
+    };
+    let config = lms_ghl::ghl::GhlConfig {
+        base_url: base_url.to_owned(),
+        retry,
+        ..Default::default()
+    };
+    let table = std::sync::Arc::new(DynamoTable::new(deployment.dynamodb.clone(), &deployment.table));
+    let budget = lms_ghl::ghl::SharedRateBudget::new(table, lms_ghl::ghl::BudgetConfig::default());
+    lms_ghl::ghl::GhlClient::new(
+        &config,
+        std::sync::Arc::new(StaticCredentials(auth)),
+        std::sync::Arc::new(budget),
+    )
+    .unwrap_or_else(|e| panic!("client: {e}"))
 }
