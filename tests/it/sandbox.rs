@@ -10,7 +10,7 @@ use ghl_sandbox::{ContactSeed, DEFAULT_LOCATION_ID, DEFAULT_PIT, FaultConfig, Sa
 use integration_tests::{
     Deployment, budgeted_client, now, oauth_credentials, oauth_deployment, oauth_secret,
 };
-use lms_ghl::ghl::{ContactFields, GhlClient, GhlConfig, RetryPolicy, SearchQuery, Unlimited};
+use lms_ghl::ghl::{BudgetConfig, ContactFields, GhlClient, GhlConfig, RetryPolicy, SearchQuery, Unlimited};
 
 async fn sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -110,7 +110,14 @@ async fn a_429_storm_slows_the_client_down_without_exceeding_the_budget() {
     let started = tokio::time::Instant::now();
     let tasks: Vec<_> = (0..4)
         .map(|worker| {
-            let client = budgeted_client(&deployment, &ghl.url(), DEFAULT_PIT, retry.clone());
+            // The budget starts from GHL's production defaults and learns the sandbox's from headers.
+            let client = budgeted_client(
+                &deployment,
+                &ghl.url(),
+                DEFAULT_PIT,
+                retry.clone(),
+                BudgetConfig::default(),
+            );
             tokio::spawn(async move {
                 for i in 0..12 {
                     let fields = ContactFields {

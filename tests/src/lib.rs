@@ -469,6 +469,7 @@ pub fn budgeted_client(
     base_url: &str,
     token: &str,
     retry: lms_ghl::ghl::RetryPolicy,
+    budget: lms_ghl::ghl::BudgetConfig,
 ) -> lms_ghl::ghl::GhlClient {
     let auth = lms_ghl::ghl::LocationAuth {
         location_id: ghl_sandbox::DEFAULT_LOCATION_ID.to_owned(),
@@ -480,7 +481,7 @@ pub fn budgeted_client(
         ..Default::default()
     };
     let table = std::sync::Arc::new(DynamoTable::new(deployment.dynamodb.clone(), &deployment.table));
-    let budget = lms_ghl::ghl::SharedRateBudget::new(table, lms_ghl::ghl::BudgetConfig::default());
+    let budget = lms_ghl::ghl::SharedRateBudget::new(table, budget);
     lms_ghl::ghl::GhlClient::new(
         &config,
         std::sync::Arc::new(StaticCredentials(auth)),
