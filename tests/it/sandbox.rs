@@ -154,3 +154,92 @@ async fn a_429_storm_slows_the_client_down_without_exceeding_the_budget() {
         "48 upserts plus retries at ≤ 20/s cannot take {elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn an_inactive_location_is_a_permanent_error_naming_it() {
+    let mut config = SandboxConfig::default().with_oauth_client("client-1", "client-secret");
+    if let Some(location) = config.first_location_mut() {
+        location.id = integration_tests::LOCATION_ID.to_owned();
+        location
+            .refresh_tokens
+            .push(ghl_sandbox::GrantSeed::new("client-1", "refresh-1"));
+    }
+    let ghl = sandbox(config).await;
+    ghl.set_location_active(integration_tests::LOCATION_ID, false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deployment = oauth_deployment(&oauth_secret("expired-access", "refresh-1", now() - 60)).await;
+    let credentials = oauth_credentials(&deployment, &ghl.url());
+    let err = lms_ghl::ghl::Credentials::location_auth(&credentials).await.err();
+    let err = err.unwrap_or_else(|| panic!("an inactive location must refuse"));
+    assert!(
+        matches!(err, lms_ghl::ghl::GhlError::LocationInactive { .. }),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains(integration_tests::LOCATION_ID), "{err}");
+}
+
+#[tokio::test]
+async fn dropped_connections_repeat_only_requests_that_are_safe_to_repeat() {
+    let ghl = sandbox(SandboxConfig::default()).await;
+    let contact = ghl
+        .seed_contacts(DEFAULT_LOCATION_ID, [ContactSeed::email("drop@example.com")])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(0);
+    let retry = RetryPolicy {
+        base_delay: Duration::from_millis(10),
+        ..RetryPolicy::default()
+    };
+    let config = GhlConfig {
+        base_url: ghl.url(),
+        retry,
+        ..GhlConfig::default()
+    };
+    let auth = lms_ghl::ghl::LocationAuth {
+        location_id: DEFAULT_LOCATION_ID.to_owned(),
+        token: secrecy::SecretString::from(DEFAULT_PIT),
+    };
+    let client = GhlClient::new(
+        &config,
+        Arc::new(integration_tests::StaticCredentials(auth)),
+        Arc::new(Unlimited),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let task = lms_ghl::ghl::NewTask {
+        title: "Call the learner".into(),
+        body: None,
+        due_date: "2026-12-01T09:00:00Z".into(),
+        completed: false,
+        assigned_to: None,
+    };
+    ghl.set_faults(FaultConfig {
+        rate_drop: 1.0,
+        ..FaultConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    // A plain create may have reached GHL before the connection dropped: one attempt only.
+    let plain = client
+        .create_task(&contact.id, &task, lms_ghl::ghl::Idempotence::NotIdempotent)
+        .await;
+    assert!(plain.is_err());
+    assert_eq!(ghl.stats().injected_drops, 1);
+    // A create guarded by the caller's idempotency record is retried (1 + 4 attempts).
+    let guarded = client
+        .create_task(&contact.id, &task, lms_ghl::ghl::Idempotence::Protected)
+        .await;
+    assert!(guarded.is_err());
+    assert_eq!(ghl.stats().injected_drops, 6);
+
+    ghl.set_faults(FaultConfig::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    client
+        .create_task(&contact.id, &task, lms_ghl::ghl::Idempotence::NotIdempotent)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ghl.tasks(DEFAULT_LOCATION_ID, &contact.id).len(),
+        1,
+        "faults never change state"
+    );
+}
