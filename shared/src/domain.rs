@@ -135,17 +135,134 @@ pub struct LearnerCreated {
     pub custom_fields: BTreeMap<String, String>,
 }
 
+/// Who an event is about, as the LMS knows them. The email lets the worker find or create the
+/// contact when an event arrives before the learner's own (events may come out of order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnerRef {
+    pub source_user_id: String,
+    pub email: Email,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MilestoneKind {
+    Course,
+    Lesson,
+    Quiz,
+    Path,
+    /// A sender's own milestone (generic format).
+    Custom,
+}
+
+impl MilestoneKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MilestoneKind::Course => "course",
+            MilestoneKind::Lesson => "lesson",
+            MilestoneKind::Quiz => "quiz",
+            MilestoneKind::Path => "path",
+            MilestoneKind::Custom => "custom",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Progress {
+    Started,
+    Completed,
+}
+
+/// A learner started or completed a course, lesson, quiz, path or custom milestone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneReached {
+    pub source: SourcePlatform,
+    pub learner: LearnerRef,
+    pub kind: MilestoneKind,
+    pub milestone_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The course a lesson or quiz belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub course: Option<CourseRef>,
+    pub progress: Progress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskAction {
+    Create,
+    Update,
+    Complete,
+}
+
+/// A sender's own task about a learner (a TalkNotes action item, an instructor's reminder).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskChanged {
+    pub source: SourcePlatform,
+    pub learner: LearnerRef,
+    /// The sender's id for the task: the same task across create, update and complete.
+    pub task_id: String,
+    pub action: TaskAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub due_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    /// GHL user id to assign the task to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+}
+
+/// A note about a learner (meeting notes, an instructor's remark, a TalkNotes transcript).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteAdded {
+    pub source: SourcePlatform,
+    pub learner: LearnerRef,
+    /// The sender's id for the note.
+    pub note_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// Contact context the sender wants refreshed (by LMS field key; the mapping decides).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, String>,
+}
+
 /// Everything the worker can be asked to do. Tagged so that the queue message says what it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum SyncEvent {
     LearnerCreated(LearnerCreated),
+    MilestoneReached(MilestoneReached),
+    TaskChanged(TaskChanged),
+    NoteAdded(NoteAdded),
 }
 
 impl SyncEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             SyncEvent::LearnerCreated(_) => "LearnerCreated",
+            SyncEvent::MilestoneReached(_) => "MilestoneReached",
+            SyncEvent::TaskChanged(_) => "TaskChanged",
+            SyncEvent::NoteAdded(_) => "NoteAdded",
         }
     }
 }

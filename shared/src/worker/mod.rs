@@ -28,6 +28,9 @@ pub enum SyncError {
     Ghl(#[from] GhlError),
     #[error(transparent)]
     Port(#[from] PortError),
+    /// An event this worker version cannot apply (e.g. queued by a newer ingest function).
+    #[error("{0} events are not handled by this worker version")]
+    Unsupported(&'static str),
 }
 
 impl SyncError {
@@ -35,6 +38,7 @@ impl SyncError {
         match self {
             SyncError::Ghl(e) => e.is_retryable(),
             SyncError::Port(_) => true,
+            SyncError::Unsupported(_) => false,
         }
     }
 
@@ -42,6 +46,7 @@ impl SyncError {
         match self {
             SyncError::Ghl(e) => e.reason(),
             SyncError::Port(_) => "infrastructure",
+            SyncError::Unsupported(_) => "unsupported_event",
         }
     }
 }
@@ -176,6 +181,7 @@ impl SyncWorker {
         let ghl = self.ghl.with_deadline(Instant::now() + remaining(deadline, now));
         let result = match &envelope.event {
             SyncEvent::LearnerCreated(learner) => learner_created::sync(self, &ghl, learner).await,
+            other => Err(SyncError::Unsupported(other.kind())),
         };
         match result {
             Ok(result) => {
