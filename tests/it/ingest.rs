@@ -44,7 +44,9 @@ async fn generic_signed_delivery_is_enqueued() {
         serde_json::from_str(records[0].body.as_deref().unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(envelope.correlation_id, "corr-42");
-    let lms_ghl::domain::SyncEvent::LearnerCreated(learner) = envelope.event;
+    let lms_ghl::domain::SyncEvent::LearnerCreated(learner) = envelope.event else {
+        panic!("not a LearnerCreated")
+    };
     assert_eq!(learner.email.as_str(), "katherine.johnson@example.com");
 }
 

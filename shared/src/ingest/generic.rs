@@ -116,7 +116,9 @@ mod tests {
     #[test]
     fn generic_learner_created_is_normalised() -> Result<(), IngestError> {
         let normalised = normalise(Trigger::LearnerCreated, LEARNER.as_bytes())?;
-        let SyncEvent::LearnerCreated(learner) = &normalised.event;
+        let SyncEvent::LearnerCreated(learner) = &normalised.event else {
+            panic!("not a LearnerCreated")
+        };
         assert_eq!(learner.source.as_str(), "talentlms");
         assert_eq!(learner.email.as_str(), "katherine.johnson@example.com");
         assert_eq!(learner.phone.as_deref(), Some("+1 555 0100"));

@@ -184,7 +184,9 @@ mod tests {
     #[test]
     fn course_enrollment_becomes_learner_created() -> Result<(), IngestError> {
         let normalised = event(ENROLLMENT)?;
-        let SyncEvent::LearnerCreated(learner) = &normalised.event;
+        let SyncEvent::LearnerCreated(learner) = &normalised.event else {
+            panic!("not a LearnerCreated")
+        };
         assert_eq!(learner.source.as_str(), "skilljar");
         assert_eq!(learner.source_user_id, "3gh6zcs5x2bz");
         assert_eq!(learner.email.as_str(), "ada.lovelace@example.com");
