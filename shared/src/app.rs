@@ -16,6 +16,40 @@ use crate::ports::SecretSource;
 use crate::secrets::CachedSecret;
 use crate::worker::SyncWorker;
 
+/// Cold-start checks of the mapping against the GHL location: a provider mapped to another
+/// location stops the function (its events would land in the wrong place); custom field keys the
+/// location lacks are logged (only the events that use them will fail, naming the key).
+async fn check_mapping_against_location(mapping: &Mapping, ghl: &GhlClient) -> Result<(), StartupError> {
+    let location_id = ghl.location_id().await?;
+    if let Some((provider, rules)) = mapping
+        .providers
+        .iter()
+        .find(|(_, r)| r.location_id.as_ref().is_some_and(|l| *l != location_id))
+    {
+        return Err(StartupError::Mapping(MappingError::Invalid {
+            path: "mapping".into(),
+            message: format!(
+                "providers.{provider}.location_id is {:?}, but the GHL credentials are for location {location_id}",
+                rules.location_id.as_deref().unwrap_or_default()
+            ),
+        }));
+    }
+    let keys = mapping.custom_field_keys();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    match ghl.missing_custom_field_keys(&keys).await {
+        Ok(missing) if !missing.is_empty() => {
+            tracing::error!(
+                ?missing,
+                location_id,
+                "mapping names custom fields the GHL location lacks"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not check the mapping's custom fields at cold start"),
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
@@ -79,6 +113,7 @@ pub async fn sync_worker(
         retry: RetryPolicy::default(),
     };
     let ghl = GhlClient::new(&config, credentials, budget)?;
+    check_mapping_against_location(&mapping, &ghl).await?;
     Ok(SyncWorker::new(
         ghl,
         table.clone(),

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use crate::domain::SourcePlatform;
 use crate::idempotency::record_is_live;
 use crate::ports::{
-    ContactLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, OutboundMessage, PortError,
-    PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule,
+    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, OutboundMessage,
+    PortError, PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule,
 };
 
 fn poisoned(port: &'static str) -> PortError {
@@ -99,6 +99,7 @@ impl IdempotencyStore for MemoryIdempotencyStore {
 #[derive(Debug, Default)]
 pub struct MemoryEntityMap {
     contacts: Mutex<HashMap<(SourcePlatform, String), ContactLink>>,
+    links: Mutex<HashMap<String, EntityLink>>,
 }
 
 #[async_trait]
@@ -117,6 +118,23 @@ impl EntityMap for MemoryEntityMap {
     async fn put_contact(&self, link: &ContactLink) -> Result<(), PortError> {
         let mut contacts = self.contacts.lock().map_err(|_| poisoned("entity map"))?;
         contacts.insert((link.source.clone(), link.source_user_id.clone()), link.clone());
+        Ok(())
+    }
+
+    async fn link(&self, key: &str) -> Result<Option<EntityLink>, PortError> {
+        Ok(self
+            .links
+            .lock()
+            .map_err(|_| poisoned("entity map"))?
+            .get(key)
+            .cloned())
+    }
+
+    async fn put_link(&self, link: &EntityLink) -> Result<(), PortError> {
+        self.links
+            .lock()
+            .map_err(|_| poisoned("entity map"))?
+            .insert(link.key.clone(), link.clone());
         Ok(())
     }
 }

@@ -112,6 +112,16 @@ pub struct ContactLink {
     pub contact_id: String,
 }
 
+/// Where an LMS-side thing (a milestone's task, a sender's task or note) lives in GHL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityLink {
+    /// `task:<source>:<user>:<milestone>` and the like; built by the worker.
+    pub key: String,
+    pub ghl_id: String,
+    /// For tasks: completed in GHL (so that a late "started" never reopens it).
+    pub completed: bool,
+}
+
 #[async_trait]
 pub trait EntityMap: Send + Sync {
     async fn contact(
@@ -121,6 +131,10 @@ pub trait EntityMap: Send + Sync {
     ) -> Result<Option<ContactLink>, PortError>;
 
     async fn put_contact(&self, link: &ContactLink) -> Result<(), PortError>;
+
+    async fn link(&self, key: &str) -> Result<Option<EntityLink>, PortError>;
+
+    async fn put_link(&self, link: &EntityLink) -> Result<(), PortError>;
 }
 
 #[async_trait]

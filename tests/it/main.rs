@@ -9,3 +9,4 @@ mod pipeline;
 mod rate_budget;
 mod sandbox;
 mod worker;
+mod worker_flows;

@@ -3,6 +3,9 @@
 use integration_tests::{Deployment, prism_url, prism_violations, response_json, sample_event, sync_all};
 use lms_ghl::lambda::serve_ingest;
 
+/// Prism serves only the contacts spec: custom fields by id, no key lookups.
+const PRISM_MAPPING: &str = "tests/fixtures/mapping-ids-only.toml";
+
 #[tokio::test]
 async fn skilljar_enrollment_becomes_a_ghl_contact() {
     let deployment = Deployment::new().await;
@@ -23,7 +26,11 @@ async fn skilljar_enrollment_becomes_a_ghl_contact() {
         Some(event_id.as_str())
     );
 
-    sync_all(&deployment.worker(&prism_url()).await, records).await;
+    sync_all(
+        &deployment.worker_with_mapping(&prism_url(), PRISM_MAPPING).await,
+        records,
+    )
+    .await;
 
     let link = deployment.skilljar_contact("3gh6zcs5x2bz").await;
     let link = link.unwrap_or_else(|| panic!("no entity map entry for the learner"));
@@ -65,6 +72,10 @@ async fn every_sample_event_is_accepted_and_synced() {
     let records = deployment.receive(&deployment.queue_url).await;
     assert_eq!(records.len(), samples.len());
 
-    sync_all(&deployment.worker(&prism_url()).await, records).await;
+    sync_all(
+        &deployment.worker_with_mapping(&prism_url(), PRISM_MAPPING).await,
+        records,
+    )
+    .await;
     assert!(prism_violations().is_empty(), "{:?}", prism_violations());
 }

@@ -15,6 +15,39 @@ fn upsert_ok() -> ResponseTemplate {
     }))
 }
 
+/// GHL's custom field list, as the mapping's keys need it resolved (same fields as the sandbox).
+async fn mount_custom_fields(ghl: &MockServer) {
+    let fields: Vec<_> = [
+        ("6dvNaf7VhkQ9snc5vnjJ", "employee_count"),
+        ("MgobCB14YMVKuE4Ka8p1", "lms_user_id"),
+        ("3sv6UEo51C9Bmpo1cKTq", "last_course"),
+        ("RoLe7lmsK2xq9TzP0aB1", "lms_role"),
+        ("DePt4mNx8QwL2rS6vYc3", "department"),
+    ]
+    .iter()
+    .map(|(id, key)| serde_json::json!({"id": id, "name": key, "fieldKey": format!("contact.{key}"), "dataType": "TEXT"}))
+    .collect();
+    Mock::given(method("GET"))
+        .and(path(format!("/locations/{LOCATION_ID}/customFields")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "customFields": fields })))
+        .mount(ghl)
+        .await;
+    // The learner has no welcome task yet.
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex("^/contacts/[^/]+/tasks$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "tasks": [] })))
+        .mount(ghl)
+        .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path_regex("^/contacts/[^/]+/tasks$"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({ "task": {"id": "task-1", "title": "Welcome"} })),
+        )
+        .mount(ghl)
+        .await;
+}
+
 /// A deployment with one enrollment queued; returns it and the queued records.
 async fn queued_enrollment() -> (Deployment, SqsEvent) {
     let deployment = Deployment::new().await;
@@ -30,6 +63,7 @@ async fn queued_enrollment() -> (Deployment, SqsEvent) {
 #[tokio::test]
 async fn redelivered_message_makes_no_second_ghl_call() {
     let ghl = MockServer::start().await;
+    mount_custom_fields(&ghl).await;
     Mock::given(method("POST"))
         .and(path("/contacts/upsert"))
         .and(header("version", "2021-07-28"))
@@ -75,6 +109,7 @@ async fn ghl_429_and_500_fail_the_item_once_retries_are_spent_and_a_later_delive
     // The client retries 4 times in-process (full-jitter backoff); a fifth failure fails the item.
     for status in [429u16, 500] {
         let ghl = MockServer::start().await;
+        mount_custom_fields(&ghl).await;
         Mock::given(method("POST"))
             .and(path("/contacts/upsert"))
             .respond_with(
@@ -123,6 +158,7 @@ async fn ghl_429_and_500_fail_the_item_once_retries_are_spent_and_a_later_delive
 #[tokio::test]
 async fn ghl_422_is_parked_on_the_dlq_and_not_retried() {
     let ghl = MockServer::start().await;
+    mount_custom_fields(&ghl).await;
     Mock::given(method("POST"))
         .and(path("/contacts/upsert"))
         .respond_with(ResponseTemplate::new(422).set_body_json(serde_json::json!({

@@ -107,6 +107,8 @@ pub struct Deployment {
     pub table: String,
     pub webhook_secret_id: String,
     pub ghl_secret_id: String,
+    /// The Private Integration Token in the GHL secret.
+    pub ghl_token: String,
 }
 
 impl Deployment {
@@ -132,8 +134,9 @@ impl Deployment {
 
         let webhook_secret_id = format!("lms-sync/{suffix}/webhooks");
         let ghl_secret_id = format!("lms-sync/{suffix}/ghl");
+        let ghl_token = format!("pit-test-{suffix}");
         let ghl_secret =
-            format!(r#"{{"locationId":"{LOCATION_ID}","privateIntegrationToken":"pit-test-{suffix}"}}"#);
+            format!(r#"{{"locationId":"{LOCATION_ID}","privateIntegrationToken":"{ghl_token}"}}"#);
         for (id, value) in [
             (&webhook_secret_id, WEBHOOK_SECRETS),
             (&ghl_secret_id, ghl_secret.as_str()),
@@ -156,6 +159,7 @@ impl Deployment {
             table,
             webhook_secret_id,
             ghl_secret_id,
+            ghl_token,
         }
     }
 
@@ -179,13 +183,19 @@ impl Deployment {
 
     /// The `sync-worker` service against a GHL at `ghl_base_url`, with the example mapping.
     pub async fn worker(&self, ghl_base_url: &str) -> SyncWorker {
+        self.worker_with_mapping(ghl_base_url, "config/mapping.toml")
+            .await
+    }
+
+    /// The same with another mapping file (path relative to the repository root).
+    pub async fn worker_with_mapping(&self, ghl_base_url: &str, mapping: &str) -> SyncWorker {
         let settings = WorkerSettings {
             common: self.common(),
             dead_letter_queue_url: self.dlq_url.clone(),
             ghl_secret_id: self.ghl_secret_id.clone(),
             ghl_base_url: ghl_base_url.to_owned(),
             ghl_timeout: Duration::from_secs(5),
-            mapping_file: Some(PathBuf::from(ROOT).join("config/mapping.toml")),
+            mapping_file: Some(PathBuf::from(ROOT).join(mapping)),
         };
         app::sync_worker(&settings, &self.sdk)
             .await
@@ -255,6 +265,36 @@ impl Deployment {
             })
             .collect();
         record
+    }
+
+    /// Puts one canonical event on the queue as ingest would, and receives it back as Lambda would.
+    pub async fn queue_event(
+        &self,
+        idempotency_key: &str,
+        event: lms_ghl::domain::SyncEvent,
+    ) -> Vec<SqsMessage> {
+        use lms_ghl::ports::Queue;
+        let envelope = lms_ghl::domain::Envelope::new(
+            idempotency_key.to_owned(),
+            format!("corr-{idempotency_key}"),
+            time::OffsetDateTime::now_utc(),
+            event,
+        );
+        let message = lms_ghl::ingest::outbound(&envelope).unwrap_or_else(|e| panic!("{e}"));
+        let queue = lms_ghl::aws::SqsQueue::new(self.sqs.clone(), &self.queue_url);
+        queue.send(&message).await.unwrap_or_else(|e| panic!("{e}"));
+        self.receive(&self.queue_url).await
+    }
+
+    /// The environment a worker process needs to run against this deployment and `ghl_base_url`.
+    pub fn worker_env(&self, ghl_base_url: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("TABLE_NAME", self.table.clone()),
+            ("DEAD_LETTER_QUEUE_URL", self.dlq_url.clone()),
+            ("GHL_SECRET_ID", self.ghl_secret_id.clone()),
+            ("GHL_BASE_URL", ghl_base_url.to_owned()),
+            ("GHL_TIMEOUT_SECS", "5".to_owned()),
+        ]
     }
 
     pub async fn visible_messages(&self, queue_url: &str) -> usize {

@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use super::describe;
 use crate::domain::SourcePlatform;
 use crate::ports::{
-    ContactLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, PortError, PutOutcome, RecordStatus,
-    SlotSchedule,
+    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, PortError, PutOutcome,
+    RecordStatus, SlotSchedule,
 };
 
 const PK: &str = "pk";
@@ -185,6 +185,43 @@ impl EntityMap for DynamoTable {
             .item("location_id", s(&link.location_id))
             .item("contact_id", s(&link.contact_id))
             .item("updated_at", n(now))
+            .send()
+            .await
+            .map_err(|e| PortError::new("entity map", describe(&e)))?;
+        Ok(())
+    }
+
+    async fn link(&self, key: &str) -> Result<Option<EntityLink>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(&format!("link#{key}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| PortError::new("entity map", describe(&e)))?;
+        Ok(output.item().and_then(|item| {
+            Some(EntityLink {
+                key: key.to_owned(),
+                ghl_id: get_s(item, "ghl_id")?,
+                completed: item
+                    .get("completed")
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+            })
+        }))
+    }
+
+    async fn put_link(&self, link: &EntityLink) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(&format!("link#{}", link.key)))
+            .item("ghl_id", s(&link.ghl_id))
+            .item("completed", AttributeValue::Bool(link.completed))
+            .item("updated_at", n(OffsetDateTime::now_utc().unix_timestamp()))
             .send()
             .await
             .map_err(|e| PortError::new("entity map", describe(&e)))?;

@@ -1,11 +1,15 @@
-//! How a `LearnerCreated` becomes a GHL contact: upsert (names, email, phone, source, mapped
-//! custom fields), then add the mapping's tags, then remember LMS user → contactId.
+//! How a `LearnerCreated` (Skilljar `COURSE_ENROLLMENT` / `DOMAIN_ENROLLMENT`, or a generic
+//! `learner.created`) becomes a GHL contact: upsert (names, email, phone, source, role, LMS user id
+//! and mapped custom fields), the mapping's tags, remember LMS user → contactId, and the mapping's
+//! initial tasks.
 
+use super::contact::{custom_fields, remember_contact};
+use super::effects::ensure_task;
+use super::templates::Values;
 use super::{SyncError, SyncWorker};
-use crate::domain::LearnerCreated;
-use crate::ghl::{ContactFields, CustomFieldValue, GhlClient};
-use crate::mapping::Mapping;
-use crate::ports::ContactLink;
+use crate::domain::{LearnerCreated, LearnerRef};
+use crate::ghl::{ContactFields, GhlClient};
+use crate::mapping::{GhlField, Mapping};
 
 /// Returns the GHL contact id.
 pub async fn sync(
@@ -13,48 +17,66 @@ pub async fn sync(
     ghl: &GhlClient,
     learner: &LearnerCreated,
 ) -> Result<String, SyncError> {
-    let location_id = ghl.location_id().await?;
-    let request = upsert_request(learner, &worker.mapping);
-    let response = ghl.upsert_contact(&request).await?;
-    let contact_id = response.contact.id;
+    let mapped = mapped_fields(learner, &worker.mapping);
+    let mut request = upsert_request(learner, &worker.mapping);
+    request.custom_fields = custom_fields(ghl, mapped.iter().map(|(f, v)| (*f, v.clone()))).await?;
+    let contact_id = ghl.upsert_contact(&request).await?.contact.id;
     let tags = worker.mapping.learner_tags(learner);
     if !tags.is_empty() {
         ghl.add_tags(&contact_id, &tags).await?;
     }
-    worker
-        .entities
-        .put_contact(&ContactLink {
-            source: learner.source.clone(),
-            source_user_id: learner.source_user_id.clone(),
-            location_id,
-            contact_id: contact_id.clone(),
-        })
-        .await?;
+    remember_contact(worker, ghl, &learner.source, &learner.source_user_id, &contact_id).await?;
+
+    let reference = LearnerRef {
+        source_user_id: learner.source_user_id.clone(),
+        email: learner.email.clone(),
+        first_name: learner.first_name.clone(),
+        last_name: learner.last_name.clone(),
+    };
+    let values = Values {
+        source: Some(&learner.source),
+        learner: Some(&reference),
+        course: learner.course.as_ref(),
+        occurred_at: Some(learner.occurred_at),
+        ..Values::default()
+    };
+    for name in &worker.mapping.learner_created.tasks {
+        if let Some(template) = worker.mapping.task_templates.get(name.get_ref()) {
+            let key = format!(
+                "task:{}:{}:welcome:{}",
+                learner.source,
+                learner.source_user_id,
+                name.get_ref()
+            );
+            ensure_task(worker, ghl, &contact_id, &key, &values.task(template), false).await?;
+        }
+    }
     Ok(contact_id)
 }
 
+/// The contact's own fields; custom fields are resolved separately (they may need GHL's list).
 pub fn upsert_request(learner: &LearnerCreated, mapping: &Mapping) -> ContactFields {
-    // `role` travels like any other custom field: mapped by key, or not sent.
-    let role = learner.role.as_ref().map(|r| ("role", r));
-    let custom_fields = learner
-        .custom_fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v))
-        .chain(role)
-        .filter_map(|(key, value)| {
-            mapping.custom_fields.get(key).map(|id| CustomFieldValue {
-                id: id.clone(),
-                field_value: value.clone(),
-            })
-        })
-        .collect();
     ContactFields {
         first_name: learner.first_name.clone(),
         last_name: learner.last_name.clone(),
         email: Some(learner.email.as_str().to_owned()),
         phone: learner.phone.clone(),
-        source: Some(mapping.contact_source(learner)),
-        custom_fields,
+        source: Some(mapping.contact_source(&learner.source)),
         ..ContactFields::default()
     }
+}
+
+/// Role, LMS user id and the LMS custom fields the mapping names, with their values.
+pub fn mapped_fields<'a>(learner: &LearnerCreated, mapping: &'a Mapping) -> Vec<(&'a GhlField, String)> {
+    let contact = &mapping.contact;
+    let role = contact.role_field.as_ref().zip(learner.role.clone());
+    let user_id = contact
+        .user_id_field
+        .as_ref()
+        .map(|f| (f, learner.source_user_id.clone()));
+    let custom = learner
+        .custom_fields
+        .iter()
+        .filter_map(|(k, v)| contact.custom_fields.get(k).map(|f| (f, v.clone())));
+    role.into_iter().chain(user_id).chain(custom).collect()
 }

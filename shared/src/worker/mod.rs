@@ -5,7 +5,13 @@
 //! ones release the claim and park the message on the dead-letter queue with the reason, so that
 //! nothing is retried in vain and nothing is lost.
 
+mod contact;
+mod effects;
 pub mod learner_created;
+pub mod milestone;
+pub mod note_added;
+pub mod task_changed;
+mod templates;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -181,7 +187,9 @@ impl SyncWorker {
         let ghl = self.ghl.with_deadline(Instant::now() + remaining(deadline, now));
         let result = match &envelope.event {
             SyncEvent::LearnerCreated(learner) => learner_created::sync(self, &ghl, learner).await,
-            other => Err(SyncError::Unsupported(other.kind())),
+            SyncEvent::MilestoneReached(milestone) => milestone::sync(self, &ghl, milestone).await,
+            SyncEvent::TaskChanged(task) => task_changed::sync(self, &ghl, task).await,
+            SyncEvent::NoteAdded(note) => note_added::sync(self, &ghl, note).await,
         };
         match result {
             Ok(result) => {

@@ -39,9 +39,9 @@ fn learner() -> LearnerCreated {
 }
 
 #[test]
-fn upsert_request_maps_names_contact_and_only_mapped_custom_fields() -> Result<(), String> {
+fn upsert_request_maps_names_contact_role_and_only_mapped_custom_fields() -> Result<(), String> {
     let mapping = Mapping::parse(
-        "[learner_created]\nsource = \"Academy\"\n[custom_fields]\nemployee_count = \"fld1\"\nrole = \"fld2\"\n",
+        "[contact]\nsource = \"Academy\"\nrole_field = \"lms_role\"\n[contact.custom_fields]\nemployee_count = { id = \"fld1\" }\n",
     )?;
     let request = learner_created::upsert_request(&learner(), &mapping);
     let json = serde_json::to_value(&request).map_err(|e| e.to_string())?;
@@ -52,12 +52,25 @@ fn upsert_request_maps_names_contact_and_only_mapped_custom_fields() -> Result<(
             "lastName": "Lovelace",
             "email": "ada@example.com",
             "phone": "+1 555 0100",
-            "source": "Academy",
-            "customFields": [
-                {"id": "fld1", "field_value": "42"},
-                {"id": "fld2", "field_value": "Instructor"}
-            ]
+            "source": "Academy"
         })
+    );
+    let fields: Vec<_> = learner_created::mapped_fields(&learner(), &mapping)
+        .into_iter()
+        .map(|(field, value)| (field.clone(), value))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (
+                crate::mapping::GhlField::Key("lms_role".into()),
+                "Instructor".to_owned()
+            ),
+            (
+                crate::mapping::GhlField::Id { id: "fld1".into() },
+                "42".to_owned()
+            ),
+        ]
     );
     Ok(())
 }

@@ -90,7 +90,7 @@ pub struct LocationConfig {
 }
 
 impl LocationConfig {
-    /// A location with three custom fields, one of them the id `config/mapping.toml` uses.
+    /// A location with the custom fields `config/mapping.toml` names.
     pub fn new(id: &str) -> Self {
         Self {
             id: id.into(),
@@ -109,6 +109,8 @@ impl LocationConfig {
                 ),
                 CustomFieldDef::new("MgobCB14YMVKuE4Ka8p1", "LMS User Id", "lms_user_id", "TEXT"),
                 CustomFieldDef::new("3sv6UEo51C9Bmpo1cKTq", "Last Course", "last_course", "TEXT"),
+                CustomFieldDef::new("RoLe7lmsK2xq9TzP0aB1", "LMS Role", "lms_role", "TEXT"),
+                CustomFieldDef::new("DePt4mNx8QwL2rS6vYc3", "Department", "department", "TEXT"),
             ],
             contacts: Vec::new(),
         }

@@ -290,7 +290,7 @@ async fn custom_field_definitions_follow_the_locations_spec() {
     let answer = client.get(&format!("/locations/{LOC}/customFields")).await;
     assert_eq!(answer.status, 200);
     let fields = answer.body["customFields"].as_array().unwrap();
-    assert_eq!(fields.len(), 3);
+    assert_eq!(fields.len(), 5);
     let first = &fields[0];
     assert_eq!(first["id"], "6dvNaf7VhkQ9snc5vnjJ");
     assert_eq!(first["fieldKey"], "contact.employee_count");

@@ -1,0 +1,75 @@
+//! Finding or creating the GHL contact an event is about, and writing mapped custom fields.
+
+use super::{SyncError, SyncWorker};
+use crate::domain::{LearnerRef, SourcePlatform};
+use crate::ghl::{ContactFields, CustomFieldRef, CustomFieldValue, GhlClient};
+use crate::mapping::GhlField;
+use crate::ports::ContactLink;
+
+/// The learner's contact id: from the entity map, or by upserting on their email (an event may
+/// arrive before the learner's own `LearnerCreated`).
+pub(crate) async fn ensure_contact(
+    worker: &SyncWorker,
+    ghl: &GhlClient,
+    source: &SourcePlatform,
+    learner: &LearnerRef,
+) -> Result<String, SyncError> {
+    if let Some(link) = worker.entities.contact(source, &learner.source_user_id).await? {
+        return Ok(link.contact_id);
+    }
+    let user_id = worker
+        .mapping
+        .contact
+        .user_id_field
+        .iter()
+        .map(|f| (f, learner.source_user_id.clone()));
+    let fields = ContactFields {
+        first_name: learner.first_name.clone(),
+        last_name: learner.last_name.clone(),
+        email: Some(learner.email.as_str().to_owned()),
+        source: Some(worker.mapping.contact_source(source)),
+        custom_fields: custom_fields(ghl, user_id).await?,
+        ..ContactFields::default()
+    };
+    let contact_id = ghl.upsert_contact(&fields).await?.contact.id;
+    remember_contact(worker, ghl, source, &learner.source_user_id, &contact_id).await?;
+    Ok(contact_id)
+}
+
+pub(crate) async fn remember_contact(
+    worker: &SyncWorker,
+    ghl: &GhlClient,
+    source: &SourcePlatform,
+    source_user_id: &str,
+    contact_id: &str,
+) -> Result<(), SyncError> {
+    let link = ContactLink {
+        source: source.clone(),
+        source_user_id: source_user_id.to_owned(),
+        location_id: ghl.location_id().await?,
+        contact_id: contact_id.to_owned(),
+    };
+    worker.entities.put_contact(&link).await?;
+    Ok(())
+}
+
+/// Resolves mapped fields (by key or id) to the id-based writes GHL accepts.
+pub(crate) async fn custom_fields<'a>(
+    ghl: &GhlClient,
+    values: impl IntoIterator<Item = (&'a GhlField, String)>,
+) -> Result<Vec<CustomFieldValue>, SyncError> {
+    let refs: Vec<(CustomFieldRef, String)> = values
+        .into_iter()
+        .map(|(field, value)| {
+            let field = match field {
+                GhlField::Key(key) => CustomFieldRef::Key(key.clone()),
+                GhlField::Id { id } => CustomFieldRef::Id(id.clone()),
+            };
+            (field, value)
+        })
+        .collect();
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(ghl.resolve_custom_fields(&refs).await?)
+}

@@ -1,0 +1,111 @@
+//! How a `MilestoneReached` (Skilljar `COURSE_COMPLETION`, `PATH_ENROLLMENT`, …, or a generic
+//! `milestone.*`) becomes GHL effects: the contact (found or created), the milestone's task
+//! (opened on start, completed on completion, never reopened), tags, a progress note and contact
+//! fields, all as the mapping's first matching milestone rule says.
+
+use super::contact::{custom_fields, ensure_contact};
+use super::effects::{complete_task, ensure_note, ensure_task};
+use super::templates::Values;
+use super::{SyncError, SyncWorker};
+use crate::domain::{MilestoneReached, Progress};
+use crate::ghl::{ContactFields, GhlClient};
+
+/// Returns a summary of what was done (for the idempotency record and logs).
+pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) -> Result<String, SyncError> {
+    let contact_id = ensure_contact(worker, ghl, &m.source, &m.learner).await?;
+    let Some(rule) = worker.mapping.milestone_rule(m) else {
+        return Ok(format!(
+            "contact {contact_id}; no milestone rule for {} {}",
+            m.kind.as_str(),
+            m.milestone_id
+        ));
+    };
+    let values = Values {
+        source: Some(&m.source),
+        learner: Some(&m.learner),
+        course: m.course.as_ref(),
+        milestone: Some((
+            m.kind.as_str(),
+            &m.milestone_id,
+            m.title.as_deref(),
+            m.score.as_deref(),
+        )),
+        occurred_at: Some(m.occurred_at),
+        ..Values::default()
+    };
+    let key = format!(
+        "task:{}:{}:{}:{}",
+        m.source,
+        m.learner.source_user_id,
+        m.kind.as_str(),
+        m.milestone_id
+    );
+    let template = |name: &str| worker.mapping.task_templates.get(name);
+    let mut done = vec![format!("contact {contact_id}")];
+
+    match m.progress {
+        Progress::Started => {
+            if let Some(spec) = rule
+                .on_start
+                .as_ref()
+                .and_then(|t| template(t.get_ref()))
+                .map(|t| values.task(t))
+            {
+                // A completion may have arrived first: an existing task (open or done) stays as is.
+                let link = ensure_task(worker, ghl, &contact_id, &key, &spec, false).await?;
+                done.push(format!("task {}", link.ghl_id));
+            }
+        }
+        Progress::Completed => {
+            let spec = rule
+                .task
+                .as_ref()
+                .or(rule.on_start.as_ref())
+                .and_then(|t| template(t.get_ref()));
+            if let Some(spec) = spec.map(|t| values.task(t)) {
+                let link = complete_task(worker, ghl, &contact_id, &key, &spec).await?;
+                done.push(format!("task {} completed", link.ghl_id));
+            }
+            if !rule.tags.is_empty() {
+                ghl.add_tags(&contact_id, &rule.tags).await?;
+            }
+            if let Some(note) = rule
+                .note
+                .as_ref()
+                .and_then(|n| worker.mapping.note_templates.get(n.get_ref()))
+            {
+                let link = ensure_note(
+                    worker,
+                    ghl,
+                    &contact_id,
+                    &format!("{key}:note"),
+                    &values.note(note),
+                )
+                .await?;
+                done.push(format!("note {}", link.ghl_id));
+            }
+            if !rule.update_fields.is_empty() {
+                let fields: Vec<_> = rule
+                    .update_fields
+                    .iter()
+                    .map(|(key, template)| {
+                        (
+                            crate::mapping::GhlField::Key(key.clone()),
+                            crate::mapping::render(template.get_ref(), |n| values.get(n)),
+                        )
+                    })
+                    .collect();
+                let custom_fields = custom_fields(ghl, fields.iter().map(|(f, v)| (f, v.clone()))).await?;
+                ghl.update_contact(
+                    &contact_id,
+                    &ContactFields {
+                        custom_fields,
+                        ..ContactFields::default()
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(done.join("; "))
+}

@@ -1,0 +1,291 @@
+//! Every event kind through the real worker against moto and the GHL sandbox (real state):
+//! effects land once, survive redelivery, out-of-order arrival and a worker killed between GHL's
+//! answer and the entity-map write.
+
+use std::process::Command;
+use std::time::Duration;
+
+use ghl_sandbox::{DEFAULT_LOCATION_ID, Sandbox, SandboxConfig};
+use integration_tests::{Deployment, sync_all};
+use lms_ghl::domain::{
+    CourseRef, Email, LearnerCreated, LearnerRef, MilestoneKind, MilestoneReached, NoteAdded, Progress,
+    SourcePlatform, SyncEvent, TaskAction, TaskChanged,
+};
+use time::OffsetDateTime;
+
+const USER: &str = "3gh6zcs5x2bz";
+const COURSE: &str = "2wzplz3bmtxpa";
+
+async fn setup() -> (Sandbox, Deployment) {
+    let deployment = Deployment::new().await;
+    let ghl = Sandbox::start(SandboxConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (ghl, deployment)
+}
+
+fn at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_763_805_392 + secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn ada() -> LearnerRef {
+    LearnerRef {
+        source_user_id: USER.into(),
+        email: Email::try_from("ada.lovelace@example.com".to_owned()).unwrap_or_else(|e| panic!("{e}")),
+        first_name: Some("Ada".into()),
+        last_name: Some("Lovelace".into()),
+    }
+}
+
+fn course(progress: Progress) -> SyncEvent {
+    SyncEvent::MilestoneReached(MilestoneReached {
+        source: SourcePlatform::skilljar(),
+        learner: ada(),
+        kind: MilestoneKind::Course,
+        milestone_id: COURSE.into(),
+        title: Some("Onboarding 101".into()),
+        course: Some(CourseRef {
+            id: COURSE.into(),
+            title: Some("Onboarding 101".into()),
+        }),
+        progress,
+        score: None,
+        occurred_at: at(if progress == Progress::Started { 0 } else { 86_400 }),
+    })
+}
+
+fn enrollment() -> SyncEvent {
+    SyncEvent::LearnerCreated(LearnerCreated {
+        source: SourcePlatform::skilljar(),
+        source_user_id: USER.into(),
+        email: ada().email,
+        first_name: Some("Ada".into()),
+        last_name: Some("Lovelace".into()),
+        phone: None,
+        role: Some("Instructor".into()),
+        course: Some(CourseRef {
+            id: COURSE.into(),
+            title: Some("Onboarding 101".into()),
+        }),
+        occurred_at: at(0),
+        custom_fields: [("employee_count".to_owned(), "42".to_owned())].into(),
+    })
+}
+
+fn only_contact(ghl: &Sandbox) -> ghl_sandbox::Contact {
+    let contacts = ghl.contacts(DEFAULT_LOCATION_ID);
+    assert_eq!(contacts.len(), 1, "one learner, one contact: {contacts:?}");
+    contacts
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no contact"))
+}
+
+#[tokio::test]
+async fn course_completion_completes_one_task_tags_notes_and_updates_fields() {
+    let (ghl, deployment) = setup().await;
+    let worker = deployment.worker(&ghl.url()).await;
+    let records = deployment
+        .queue_event("k-completion", course(Progress::Completed))
+        .await;
+    sync_all(&worker, records.clone()).await;
+    // SQS redelivers the same message: nothing new in GHL.
+    sync_all(&worker, records).await;
+
+    let contact = only_contact(&ghl);
+    let tasks = ghl.tasks(DEFAULT_LOCATION_ID, &contact.id);
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert!(tasks[0].completed);
+    assert_eq!(tasks[0].title, "Ada Lovelace: finish Onboarding 101");
+    assert!(
+        contact.tags.contains(&"completed-onboarding-101".to_owned()),
+        "{:?}",
+        contact.tags
+    );
+    let notes = ghl.notes(DEFAULT_LOCATION_ID, &contact.id);
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0].body.contains("completed the course \"Onboarding 101\""),
+        "{}",
+        notes[0].body
+    );
+    let last_course = contact
+        .custom_fields
+        .get("3sv6UEo51C9Bmpo1cKTq")
+        .and_then(|v| v.as_str());
+    assert_eq!(last_course, Some("Onboarding 101"));
+}
+
+#[tokio::test]
+async fn completion_before_enrollment_never_reopens_the_task() {
+    let (ghl, deployment) = setup().await;
+    let worker = deployment.worker(&ghl.url()).await;
+    // Completion first, then the course start, then the learner's own creation event.
+    sync_all(
+        &worker,
+        deployment
+            .queue_event("k-done", course(Progress::Completed))
+            .await,
+    )
+    .await;
+    sync_all(
+        &worker,
+        deployment.queue_event("k-start", course(Progress::Started)).await,
+    )
+    .await;
+    sync_all(&worker, deployment.queue_event("k-learner", enrollment()).await).await;
+
+    let contact = only_contact(&ghl);
+    let tasks = ghl.tasks(DEFAULT_LOCATION_ID, &contact.id);
+    let course_tasks: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.title.contains("finish Onboarding 101"))
+        .collect();
+    assert_eq!(course_tasks.len(), 1);
+    assert!(
+        course_tasks[0].completed,
+        "a late start must not reopen a completed task"
+    );
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t.title == "Welcome call: Ada Lovelace" && !t.completed),
+        "{tasks:?}"
+    );
+    assert!(
+        contact.tags.contains(&"skilljar".to_owned()) && contact.tags.contains(&"lms-learner".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn sender_tasks_follow_create_update_complete_and_notes_land_once() {
+    let (ghl, deployment) = setup().await;
+    let worker = deployment.worker(&ghl.url()).await;
+    let source = SourcePlatform::try_from("talknotes".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+    let task = |action: TaskAction, title: &str| {
+        SyncEvent::TaskChanged(TaskChanged {
+            source: source.clone(),
+            learner: ada(),
+            task_id: "tn-task-7".into(),
+            action,
+            title: Some(title.into()),
+            body: Some("From the kickoff call".into()),
+            due_at: Some(at(3 * 86_400)),
+            priority: Some("high".into()),
+            assignee: None,
+            occurred_at: at(0),
+        })
+    };
+    // The update overtakes the create; the create then changes nothing.
+    sync_all(
+        &worker,
+        deployment
+            .queue_event("t-update", task(TaskAction::Update, "Send the workbook (v2)"))
+            .await,
+    )
+    .await;
+    sync_all(
+        &worker,
+        deployment
+            .queue_event("t-create", task(TaskAction::Create, "Send the workbook"))
+            .await,
+    )
+    .await;
+    sync_all(
+        &worker,
+        deployment
+            .queue_event("t-done", task(TaskAction::Complete, "Send the workbook"))
+            .await,
+    )
+    .await;
+
+    let note = SyncEvent::NoteAdded(NoteAdded {
+        source: source.clone(),
+        learner: ada(),
+        note_id: "tn-note-1".into(),
+        title: Some("Kickoff call".into()),
+        content: "Ada wants the advanced track.".into(),
+        author: Some("Grace".into()),
+        occurred_at: at(60),
+        context: [("department".to_owned(), "Analytical Engines".to_owned())].into(),
+    });
+    let records = deployment.queue_event("n-1", note).await;
+    sync_all(&worker, records.clone()).await;
+    sync_all(&worker, records).await;
+
+    let contact = only_contact(&ghl);
+    let tasks = ghl.tasks(DEFAULT_LOCATION_ID, &contact.id);
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].title, "Send the workbook (v2)");
+    assert!(tasks[0].completed);
+    assert!(
+        tasks[0]
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Priority: high")
+    );
+    let notes = ghl.notes(DEFAULT_LOCATION_ID, &contact.id);
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0]
+            .body
+            .starts_with("Ada wants the advanced track.\n\n— Grace, via talknotes"),
+        "{}",
+        notes[0].body
+    );
+    let department = contact
+        .custom_fields
+        .get("DePt4mNx8QwL2rS6vYc3")
+        .and_then(|v| v.as_str());
+    assert_eq!(department, Some("Analytical Engines"));
+}
+
+#[tokio::test]
+async fn a_worker_killed_after_ghl_created_the_task_leaves_one_task_after_redelivery() {
+    let (ghl, deployment) = setup().await;
+    let records = deployment
+        .queue_event("k-crash", course(Progress::Completed))
+        .await;
+    let event_file = std::env::temp_dir().join(format!("sqs-{}.json", uuid::Uuid::new_v4()));
+    let mut event = lms_ghl::SqsEvent::default();
+    event.records = records.clone();
+    std::fs::write(&event_file, serde_json::to_string(&event).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // A separate worker process dies right after GHL answered the task create.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_worker-once"));
+    command
+        .arg(&event_file)
+        .envs(deployment.worker_env(&ghl.url()))
+        .env("FAILPOINTS", "after-ghl-create=panic")
+        .env("DEADLINE_MS", "1500")
+        .env("RUST_LOG", "error");
+    // Waited for off the runtime's thread: the sandbox serving the child runs on it.
+    let status = tokio::task::spawn_blocking(move || command.status())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("worker-once: {e}"));
+    assert!(!status.success(), "the worker process must have died");
+    let contact = only_contact(&ghl);
+    assert_eq!(
+        ghl.tasks(DEFAULT_LOCATION_ID, &contact.id).len(),
+        1,
+        "GHL has the task; our map does not"
+    );
+
+    // SQS redelivers after the dead invocation's claim expired.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    sync_all(&deployment.worker(&ghl.url()).await, records).await;
+    let tasks = ghl.tasks(DEFAULT_LOCATION_ID, &contact.id);
+    assert_eq!(tasks.len(), 1, "still one task: {tasks:?}");
+    assert!(tasks[0].completed);
+    assert_eq!(
+        ghl.notes(DEFAULT_LOCATION_ID, &contact.id).len(),
+        1,
+        "and one note"
+    );
+    let _ = std::fs::remove_file(event_file);
+}
