@@ -79,3 +79,67 @@ async fn every_sample_event_is_accepted_and_synced() {
     .await;
     assert!(prism_violations().is_empty(), "{:?}", prism_violations());
 }
+
+#[tokio::test]
+async fn milestone_task_and_note_calls_conform_to_the_contract() {
+    use lms_ghl::domain::{
+        Email, LearnerRef, MilestoneKind, MilestoneReached, NoteAdded, Progress, SourcePlatform, SyncEvent,
+        TaskAction, TaskChanged,
+    };
+    let deployment = Deployment::new().await;
+    let learner = LearnerRef {
+        source_user_id: "u-contract".into(),
+        email: Email::try_from("contract@example.com".to_owned()).unwrap_or_else(|e| panic!("{e}")),
+        first_name: Some("Con".into()),
+        last_name: None,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let source = SourcePlatform::try_from("talentlms".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+    let events = [
+        SyncEvent::MilestoneReached(MilestoneReached {
+            source: source.clone(),
+            learner: learner.clone(),
+            kind: MilestoneKind::Course,
+            milestone_id: "118".into(),
+            title: Some("Orbital Mechanics".into()),
+            course: None,
+            progress: Progress::Completed,
+            score: None,
+            occurred_at: now,
+        }),
+        SyncEvent::TaskChanged(TaskChanged {
+            source: source.clone(),
+            learner: learner.clone(),
+            task_id: "t-1".into(),
+            action: TaskAction::Complete,
+            title: Some("Send the workbook".into()),
+            body: None,
+            due_at: None,
+            priority: None,
+            assignee: None,
+            occurred_at: now,
+        }),
+        SyncEvent::NoteAdded(NoteAdded {
+            source,
+            learner,
+            note_id: "n-1".into(),
+            title: Some("Kickoff".into()),
+            content: "Wants the advanced track.".into(),
+            author: Some("Grace".into()),
+            occurred_at: now,
+            context: [("department".to_owned(), "Flight Research".to_owned())].into(),
+        }),
+    ];
+    let worker = deployment.worker_with_mapping(&prism_url(), PRISM_MAPPING).await;
+    for (i, event) in events.into_iter().enumerate() {
+        let records = deployment.queue_event(&format!("contract-{i}"), event).await;
+        sync_all(&worker, records).await;
+    }
+    assert_eq!(
+        deployment.visible_messages(&deployment.dlq_url).await,
+        0,
+        "nothing was parked"
+    );
+    let violations = prism_violations();
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
