@@ -4,9 +4,10 @@
   local.py provision            create queue + DLQ, table (TTL), secrets on moto; print env lines
   local.py forward              poll the queue, invoke sync-worker with real SQS events, delete
                                 what it reports done (Ctrl-C to stop)
-  local.py replay [--expect X]  send every events/learner-created sample to learner-created
-                                (generic ones re-signed now); X = accepted | duplicate
+  local.py replay [--expect X]  send every sample under events/*/ to the function its directory
+                                names (generic ones re-signed now); X = accepted | duplicate
   local.py tampered             send a generic sample whose body was changed after signing
+  local.py parked               print how many messages sit on the DLQ (reasons on stderr)
 """
 import argparse, base64, hashlib, hmac, json, os, pathlib, sys, time, urllib.error, urllib.request
 
@@ -117,39 +118,53 @@ def sign(body):
     return f"t={ts},v1=" + hmac.new(secret.encode(), f"{ts}.{body}".encode(), hashlib.sha256).hexdigest()
 
 
-def samples():
-    for path in sorted((ROOT / "events/learner-created").glob("*.json")):
+def samples(functions="*"):
+    """(function, file name, event) for each sample; the directory names the function."""
+    for path in sorted((ROOT / "events").glob(f"{functions}/*.json")):
         event = json.loads(path.read_text())
         if "x-webhook-signature" in event["headers"]:
             event["headers"]["x-webhook-signature"] = sign(event["body"])
-        yield path.name, event
+        yield path.parent.name, path.name, event
 
 
-def send(name, event):
-    response = invoke("learner-created", event)
+def send(function, name, event):
+    response = invoke(function, event)
     status = response.get("statusCode")
-    print(f"[replay] {name}: {status} {response.get('body')}", flush=True)
+    print(f"[replay] {function}/{name}: {status} {response.get('body')}", flush=True)
     return status, json.loads(response.get("body") or "{}")
 
 
 def replay(args):
     expected = {"accepted": (202, "accepted"), "duplicate": (200, "duplicate")}.get(args.expect)
     ok = True
-    for name, event in samples():
-        status, body = send(name, event)
+    for function, name, event in samples():
+        status, body = send(function, name, event)
         if expected and (status, body.get("status")) != expected:
             ok = False
     return 0 if ok else 1
 
 
 def tampered(_args):
-    name, event = next(samples())
-    for name, event in samples():
+    for function, name, event in samples("learner-created"):
         if "x-webhook-signature" in event["headers"]:
             break
     event["body"] = event["body"].replace("Katherine", "Mallory")
-    status, body = send(f"{name} (body changed after signing)", event)
+    status, body = send(function, f"{name} (body changed after signing)", event)
     return 0 if status == 401 and body.get("error") == "unauthorized" else 1
+
+
+def parked(_args):
+    """Prints how many messages the worker parked on the DLQ (and why, on stderr)."""
+    sqs = client("sqs")
+    got = sqs.receive_message(QueueUrl=os.environ["DEAD_LETTER_QUEUE_URL"], MaxNumberOfMessages=10,
+                              WaitTimeSeconds=0, MessageAttributeNames=["All"], VisibilityTimeout=0)
+    messages = got.get("Messages", [])
+    for m in messages:
+        attrs = m.get("MessageAttributes", {})
+        reason = attrs.get("error_reason", {}).get("StringValue")
+        detail = attrs.get("error_detail", {}).get("StringValue")
+        print(f"[parked] {m['MessageId']}: {reason}: {detail}", file=sys.stderr)
+    print(len(messages))
 
 
 def main():
@@ -161,6 +176,7 @@ def main():
     r.add_argument("--expect", choices=["accepted", "duplicate"])
     r.set_defaults(func=replay)
     sub.add_parser("tampered").set_defaults(func=tampered)
+    sub.add_parser("parked").set_defaults(func=parked)
     args = parser.parse_args()
     try:
         return args.func(args) or 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates events/ from tests/fixtures/ and the local demo secrets (config/local/).
+"""Regenerates events/<function>/ from tests/fixtures/ and the local demo secrets (config/local/).
 
 The files are API Gateway HTTP API (payload v2) and SQS events, usable with
 `cargo lambda invoke -A 127.0.0.1 <function> --data-file <file>`. Generic signed events carry a
@@ -50,18 +50,47 @@ def sign(body, ts, secret):
     return f"t={ts},v1={mac}"
 
 
+# Function (= directory under events/) -> the fixtures it is sent, as (provider, fixture name).
+# Skilljar's COURSE_ENROLLMENT goes to both learner-created and milestone-completed: Ada's
+# enrollment and her completions are one story across the two functions.
+SAMPLES = {
+    "learner-created": [
+        ("skilljar", "course_enrollment"),
+        ("skilljar", "domain_enrollment"),
+        ("generic", "learner_created"),
+    ],
+    "milestone-completed": [
+        ("skilljar", "course_enrollment"),
+        ("skilljar", "path_enrollment"),
+        ("skilljar", "lesson_completion"),
+        ("skilljar", "quiz_completion"),
+        ("skilljar", "course_completion"),
+        ("skilljar", "path_completion"),
+        ("generic", "milestone_completed"),
+        ("generic", "task_created"),
+        ("generic", "task_completed"),
+    ],
+    "note-added": [
+        ("generic", "note_added"),
+    ],
+}
+
+
 def main():
     basic = SECRETS["skilljar"]["basicAuth"]
     auth = "Basic " + base64.b64encode(f"{basic['username']}:{basic['password']}".encode()).decode()
     secret = SECRETS["generic"]["signingSecrets"][0]
-    out = ROOT / "events"
-    for name in ["course_enrollment", "domain_enrollment"]:
-        body = json.dumps(json.loads((ROOT / f"tests/fixtures/skilljar/{name}.json").read_text()))
-        event = apigw("/learner-created/skilljar", body, {"authorization": auth})
-        (out / f"learner-created/skilljar-{name.replace('_', '-')}.json").write_text(json.dumps(event, indent=2) + "\n")
-    body = json.dumps(json.loads((ROOT / "tests/fixtures/generic/learner_created.json").read_text()))
-    event = apigw("/learner-created/generic", body, {"x-webhook-signature": sign(body, TIMESTAMP, secret)})
-    (out / "learner-created/generic-learner-created.json").write_text(json.dumps(event, indent=2) + "\n")
+    for function, fixtures in SAMPLES.items():
+        out = ROOT / "events" / function
+        out.mkdir(parents=True, exist_ok=True)
+        for provider, name in fixtures:
+            body = json.dumps(json.loads((ROOT / f"tests/fixtures/{provider}/{name}.json").read_text()))
+            if provider == "skilljar":
+                headers = {"authorization": auth}
+            else:
+                headers = {"x-webhook-signature": sign(body, TIMESTAMP, secret)}
+            event = apigw(f"/{function}/{provider}", body, headers)
+            (out / f"{provider}-{name.replace('_', '-')}.json").write_text(json.dumps(event, indent=2) + "\n")
 
 
 if __name__ == "__main__":

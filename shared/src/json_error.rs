@@ -26,6 +26,17 @@ fn describe_data_error(message: &str) -> String {
     } else if let Some(rest) = message.strip_prefix("unknown field ") {
         let field = rest.split(',').next().unwrap_or_default();
         format!("unknown field {field}")
+    } else if let Some(rest) = message.strip_prefix("unknown variant ") {
+        // "unknown variant `x`, expected one of `a`, `b`": the expectation names only our values.
+        match rest.split_once("expected ") {
+            Some((_, expected)) => {
+                let expected = expected.split(" at line").next().unwrap_or(expected);
+                format!("unknown value, expected {expected}")
+            }
+            None => "unknown value".to_owned(),
+        }
+    } else if message.starts_with("data did not match any variant of untagged enum") {
+        "wrong type".to_owned()
     } else if let Some(rest) = message.strip_prefix("invalid type: ") {
         // "invalid type: string \"x\", expected a sequence": keep the kind and the expectation.
         let found = rest.split_whitespace().next().unwrap_or("value");
@@ -78,5 +89,44 @@ mod tests {
         );
         let (_, problem) = parse(r#"{"user": {"#);
         assert!(problem.starts_with("not valid JSON (line 1"), "{problem}");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Typed {
+        kind: Kind,
+        value: Loose,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Course,
+        Lesson,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(untagged)]
+    #[allow(dead_code)]
+    enum Loose {
+        Text(String),
+        Number(f64),
+    }
+
+    fn parse_typed(text: &str) -> (String, String) {
+        let mut de = serde_json::Deserializer::from_str(text);
+        match serde_path_to_error::deserialize::<_, Typed>(&mut de) {
+            Ok(doc) => panic!("parsed {doc:?}"),
+            Err(err) => describe(err),
+        }
+    }
+
+    #[test]
+    fn enums_say_what_they_expect_and_hide_the_value() {
+        let (path, problem) = parse_typed(r#"{"kind":"private-value","value":1}"#);
+        assert_eq!(path, "kind");
+        assert_eq!(problem, "unknown value, expected `course` or `lesson`");
+        let (path, problem) = parse_typed(r#"{"kind":"course","value":{"private":"value"}}"#);
+        assert_eq!((path.as_str(), problem.as_str()), ("value", "wrong type"));
     }
 }

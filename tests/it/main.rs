@@ -4,6 +4,7 @@
 
 mod ghl_contract;
 mod ingest;
+mod ingest_triggers;
 mod oauth;
 mod pipeline;
 mod rate_budget;

@@ -45,39 +45,65 @@ async fn skilljar_enrollment_becomes_a_ghl_contact() {
     );
 }
 
+/// Every provider × trigger sample in `events/`, through its ingest function, the queue and the
+/// worker, into the GHL sandbox (real state): every effect lands and nothing is parked.
 #[tokio::test]
 async fn every_sample_event_is_accepted_and_synced() {
+    use lms_ghl::ingest::Trigger;
     let deployment = Deployment::new().await;
-    let ingest = deployment.ingest();
-    let mut samples: Vec<_> =
-        std::fs::read_dir(format!("{}/events/learner-created", integration_tests::ROOT))
+    let ghl = ghl_sandbox::Sandbox::start(ghl_sandbox::SandboxConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    ghl.add_private_token(ghl_sandbox::DEFAULT_LOCATION_ID, &deployment.ghl_token)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut accepted = 0;
+    for (dir, trigger) in [
+        ("learner-created", Trigger::LearnerCreated),
+        ("milestone-completed", Trigger::MilestoneCompleted),
+        ("note-added", Trigger::NoteAdded),
+    ] {
+        let ingest = deployment.ingest_for(trigger);
+        let mut samples: Vec<_> = std::fs::read_dir(format!("{}/events/{dir}", integration_tests::ROOT))
             .unwrap_or_else(|e| panic!("{e}"))
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|name| name.ends_with(".json"))
             .collect();
-    samples.sort();
-    assert!(
-        samples.len() >= 3,
-        "expected Skilljar and generic samples, found {samples:?}"
-    );
-    for sample in &samples {
-        let path = sample
-            .strip_prefix(integration_tests::ROOT)
-            .unwrap_or(sample)
-            .to_string_lossy();
-        let path = path.trim_start_matches('/');
-        let (status, body) = response_json(serve_ingest(&ingest, sample_event(path)).await);
-        assert_eq!(status, 202, "{path}: {body}");
+        samples.sort();
+        assert!(!samples.is_empty(), "no samples in events/{dir}");
+        for name in samples {
+            let path = format!("events/{dir}/{name}");
+            let (status, body) = response_json(serve_ingest(&ingest, sample_event(&path)).await);
+            assert_eq!(status, 202, "{path}: {body}");
+            accepted += 1;
+        }
     }
-    let records = deployment.receive(&deployment.queue_url).await;
-    assert_eq!(records.len(), samples.len());
-
-    sync_all(
-        &deployment.worker_with_mapping(&prism_url(), PRISM_MAPPING).await,
-        records,
-    )
-    .await;
-    assert!(prism_violations().is_empty(), "{:?}", prism_violations());
+    let worker = deployment.worker(&ghl.url()).await;
+    let mut synced = 0;
+    loop {
+        let records = deployment.receive(&deployment.queue_url).await;
+        if records.is_empty() {
+            break;
+        }
+        synced += records.len();
+        sync_all(&worker, records).await;
+    }
+    assert_eq!(synced, accepted);
+    assert_eq!(
+        deployment.visible_messages(&deployment.dlq_url).await,
+        0,
+        "nothing was parked"
+    );
+    let stats = ghl.stats();
+    assert!(
+        stats.routes.keys().any(|r| r.contains("tasks")),
+        "{:?}",
+        stats.routes
+    );
+    assert!(
+        stats.routes.keys().any(|r| r.contains("notes")),
+        "{:?}",
+        stats.routes
+    );
 }
 
 #[tokio::test]

@@ -262,7 +262,8 @@ async fn a_worker_killed_after_ghl_created_the_task_leaves_one_task_after_redeli
         .envs(deployment.worker_env(&ghl.url()))
         .env("FAILPOINTS", "after-ghl-create=panic")
         .env("DEADLINE_MS", "1500")
-        .env("RUST_LOG", "error");
+        .env("RUST_LOG", "error")
+        .env("RUST_BACKTRACE", "0");
     // Waited for off the runtime's thread: the sandbox serving the child runs on it.
     let status = tokio::task::spawn_blocking(move || command.status())
         .await

@@ -173,12 +173,17 @@ impl Deployment {
 
     /// The `learner-created` service, built as the binary builds it.
     pub fn ingest(&self) -> IngestService {
+        self.ingest_for(Trigger::LearnerCreated)
+    }
+
+    /// The ingest service of any trigger, built as its binary builds it.
+    pub fn ingest_for(&self, trigger: Trigger) -> IngestService {
         let settings = IngestSettings {
             common: self.common(),
             queue_url: self.queue_url.clone(),
             webhook_secret_id: self.webhook_secret_id.clone(),
         };
-        app::ingest_service(Trigger::LearnerCreated, &settings, &self.sdk)
+        app::ingest_service(trigger, &settings, &self.sdk)
     }
 
     /// The `sync-worker` service against a GHL at `ghl_base_url`, with the example mapping.

@@ -28,12 +28,16 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
     LearnerCreated,
+    MilestoneCompleted,
+    NoteAdded,
 }
 
 impl Trigger {
     pub fn name(self) -> &'static str {
         match self {
             Trigger::LearnerCreated => "learner-created",
+            Trigger::MilestoneCompleted => "milestone-completed",
+            Trigger::NoteAdded => "note-added",
         }
     }
 }
@@ -137,14 +141,24 @@ impl From<SecretError> for IngestError {
 
 /// Parses a body in two steps so that syntax errors (400) and missing data (422) differ.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, IngestError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+    from_json(&parse_json(body)?)
+}
+
+/// Step one: the body must be JSON at all (400 with line and column otherwise).
+fn parse_json(body: &[u8]) -> Result<serde_json::Value, IngestError> {
+    serde_json::from_slice(body).map_err(|e| {
         IngestError::MalformedJson(format!(
             "{} at line {}, column {}",
             syntax_kind(&e),
             e.line(),
             e.column()
         ))
-    })?;
+    })
+}
+
+/// Step two: a typed view of the document (422 naming the JSON path otherwise). Taking a view
+/// at a time lets a format read the envelope first and only the part its event type owns.
+fn from_json<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, IngestError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let (field, problem) = json_error::describe(err);
         IngestError::Unprocessable { field, problem }
@@ -168,6 +182,22 @@ fn derive_key(parts: &[&str]) -> String {
 fn non_blank(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
+
+/// An id that must be present and fit a DynamoDB key alongside its prefix.
+fn required_id(value: Option<String>, field: &str) -> Result<String, IngestError> {
+    let value = value.ok_or_else(|| IngestError::missing(field))?;
+    // Returned as sent: ids are identities, and every trigger must see the same one.
+    if value.trim().is_empty() || value.len() > MAX_ID_BYTES {
+        return Err(IngestError::Unprocessable {
+            field: field.into(),
+            problem: format!("must be 1-{MAX_ID_BYTES} characters"),
+        });
+    }
+    Ok(value)
+}
+
+/// Upper bound for senders' ids (events, tasks, notes, milestones).
+const MAX_ID_BYTES: usize = 256;
 
 /// A field that must hold a usable email address.
 fn required_email(value: Option<String>, field: &str) -> Result<Email, IngestError> {

@@ -6,6 +6,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
+use serde_json::json;
+
 use super::*;
 use crate::clock::FixedClock;
 use crate::memory::{MemoryIdempotencyStore, MemoryQueue, MemorySecrets};
@@ -24,6 +26,10 @@ struct Harness {
 }
 
 fn harness() -> Harness {
+    harness_for(Trigger::LearnerCreated)
+}
+
+fn harness_for(trigger: Trigger) -> Harness {
     let queue = Arc::new(MemoryQueue::default());
     let store = Arc::new(MemoryIdempotencyStore::default());
     let secrets = Arc::new(MemorySecrets::default().with("webhooks", SECRETS));
@@ -31,7 +37,7 @@ fn harness() -> Harness {
         OffsetDateTime::from_unix_timestamp(NOW).unwrap_or(OffsetDateTime::UNIX_EPOCH),
     ));
     let service = IngestService::new(
-        Trigger::LearnerCreated,
+        trigger,
         queue.clone(),
         Idempotency::new(store, Duration::from_secs(86_400)),
         CachedSecret::new(secrets, "webhooks", Duration::from_secs(300)),
@@ -280,4 +286,288 @@ fn correlation_id_prefers_sane_header() {
     headers.insert("x-correlation-id", HeaderValue::from_static("has space"));
     assert_eq!(correlation_id(&headers, Some("req")), "req");
     assert_eq!(correlation_id(&HeaderMap::new(), None).len(), 36);
+}
+
+const SKILLJAR_MILESTONES: [&str; 6] = [
+    ENROLLMENT,
+    include_str!("../../../tests/fixtures/skilljar/path_enrollment.json"),
+    include_str!("../../../tests/fixtures/skilljar/lesson_completion.json"),
+    include_str!("../../../tests/fixtures/skilljar/quiz_completion.json"),
+    include_str!("../../../tests/fixtures/skilljar/course_completion.json"),
+    include_str!("../../../tests/fixtures/skilljar/path_completion.json"),
+];
+const GENERIC_MILESTONE: &str = include_str!("../../../tests/fixtures/generic/milestone_completed.json");
+const GENERIC_TASK_CREATED: &str = include_str!("../../../tests/fixtures/generic/task_created.json");
+const GENERIC_TASK_COMPLETED: &str = include_str!("../../../tests/fixtures/generic/task_completed.json");
+const GENERIC_NOTE: &str = include_str!("../../../tests/fixtures/generic/note_added.json");
+
+/// Posts each delivery twice and checks: accepted, then a duplicate with the same event id, and
+/// one message per delivery carrying the event type the worker dispatches on.
+async fn queued_once(h: &Harness, deliveries: &[(&str, &str, &str)]) {
+    for (path, body, _) in deliveries {
+        let headers = match *path {
+            "/skilljar" => skilljar_headers(),
+            _ => generic_headers(body, NOW - 10),
+        };
+        let first = post(h, path, &headers, body).await;
+        assert_eq!(first.status, StatusCode::ACCEPTED, "{path}: {}", first.body);
+        let again = post(h, path, &headers, body).await;
+        assert_eq!(again.status, StatusCode::OK, "{path}: {}", again.body);
+        assert_eq!(again.body["status"], "duplicate");
+        assert_eq!(again.body["event_id"], first.body["event_id"]);
+    }
+    let messages = h.queue.messages();
+    let kinds: Vec<&str> = messages
+        .iter()
+        .map(|m| m.attributes.get("event_type").map_or("<none>", String::as_str))
+        .collect();
+    let expected: Vec<&str> = deliveries.iter().map(|(_, _, kind)| *kind).collect();
+    assert_eq!(kinds, expected);
+    for message in &messages {
+        let envelope: Envelope = serde_json::from_str(&message.body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(envelope.event.kind(), message.attributes["event_type"]);
+    }
+}
+
+#[tokio::test]
+async fn milestone_completed_queues_each_delivery_once() {
+    let h = harness_for(Trigger::MilestoneCompleted);
+    let mut deliveries: Vec<(&str, &str, &str)> = SKILLJAR_MILESTONES
+        .iter()
+        .map(|body| ("/skilljar", *body, "MilestoneReached"))
+        .collect();
+    deliveries.extend([
+        ("/generic", GENERIC_MILESTONE, "MilestoneReached"),
+        ("/generic", GENERIC_TASK_CREATED, "TaskChanged"),
+        ("/generic", GENERIC_TASK_COMPLETED, "TaskChanged"),
+    ]);
+    queued_once(&h, &deliveries).await;
+}
+
+#[tokio::test]
+async fn note_added_queues_a_note_once() {
+    let h = harness_for(Trigger::NoteAdded);
+    queued_once(&h, &[("/generic", GENERIC_NOTE, "NoteAdded")]).await;
+}
+
+#[tokio::test]
+async fn skilljar_ping_to_milestone_completed_is_answered_without_enqueueing() {
+    let h = harness_for(Trigger::MilestoneCompleted);
+    let response = post(&h, "/skilljar", &skilljar_headers(), r#"{"event_type":"PING"}"#).await;
+    assert_eq!(
+        (response.status, &response.body["status"]),
+        (StatusCode::OK, &json!("pong"))
+    );
+    assert!(h.queue.messages().is_empty());
+}
+
+/// Path, headers, body, status, error code, and for 422 the field the detail must name.
+type Case = (
+    &'static str,
+    HeaderMap,
+    String,
+    StatusCode,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// The bad-input classes every ingest trigger answers the same way, built on `body` (a delivery
+/// the trigger accepts at `path`).
+fn shared_bad_inputs(path: &'static str, body: &str) -> Vec<Case> {
+    let good_headers = match path {
+        "/skilljar" => skilljar_headers(),
+        _ => generic_headers(body, NOW - 10),
+    };
+    let mut no_auth = good_headers.clone();
+    no_auth.remove("authorization");
+    no_auth.remove(signature::SIGNATURE_HEADER);
+    let mut text_plain = good_headers.clone();
+    text_plain.insert("content-type", HeaderValue::from_static("text/plain"));
+    let too_big = body.replacen('{', &format!("{{\"pad\":\"{}\",", "x".repeat(MAX_BODY_BYTES)), 1);
+    let truncated = body[..body.len() / 2].to_owned();
+    let truncated_headers = match path {
+        "/skilljar" => skilljar_headers(),
+        _ => generic_headers(&truncated, NOW - 10),
+    };
+    vec![
+        (
+            path,
+            no_auth,
+            body.into(),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            None,
+        ),
+        (
+            path,
+            truncated_headers,
+            truncated,
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            None,
+        ),
+        (
+            path,
+            good_headers,
+            too_big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            None,
+        ),
+        (
+            path,
+            text_plain,
+            body.into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            None,
+        ),
+    ]
+}
+
+fn unprocessable(path: &'static str, body: String, field: &'static str) -> Case {
+    let headers = match path {
+        "/skilljar" => skilljar_headers(),
+        _ => generic_headers(&body, NOW - 10),
+    };
+    (
+        path,
+        headers,
+        body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unprocessable",
+        Some(field),
+    )
+}
+
+async fn refused_without_enqueueing(h: &Harness, cases: Vec<Case>) {
+    for (path, headers, body, status, code, field) in cases {
+        let response = post(h, path, &headers, &body).await;
+        assert_eq!(
+            (response.status, error_of(&response)),
+            (status, code),
+            "{path}: {}",
+            response.body
+        );
+        let detail = response.body["detail"].as_str().unwrap_or_default();
+        assert!(!detail.is_empty());
+        if let Some(field) = field {
+            assert!(detail.starts_with(&format!("at `{field}`:")), "{field}: {detail}");
+        }
+    }
+    assert!(h.queue.messages().is_empty());
+}
+
+#[tokio::test]
+async fn milestone_completed_refuses_every_bad_input_class_and_enqueues_nothing() {
+    let h = harness_for(Trigger::MilestoneCompleted);
+    let completion = SKILLJAR_MILESTONES[4];
+    let quiz = SKILLJAR_MILESTONES[3];
+    let mut cases = shared_bad_inputs("/skilljar", completion);
+    cases.extend(shared_bad_inputs("/generic", GENERIC_MILESTONE));
+    let mut wrong_password = skilljar_headers();
+    let creds = base64::engine::general_purpose::STANDARD.encode("skilljar:guess");
+    if let Ok(v) = HeaderValue::from_str(&format!("Basic {creds}")) {
+        wrong_password.insert("authorization", v);
+    }
+    cases.extend([
+        (
+            "/skilljar",
+            wrong_password,
+            completion.into(),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            None,
+        ),
+        (
+            "/generic",
+            generic_headers(GENERIC_TASK_CREATED, NOW),
+            GENERIC_TASK_CREATED.replace("high", "low"),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            None,
+        ),
+        (
+            "/generic",
+            generic_headers(GENERIC_TASK_CREATED, NOW - 301),
+            GENERIC_TASK_CREATED.into(),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            None,
+        ),
+        unprocessable(
+            "/skilljar",
+            completion.replace(r#""email": "Ada.Lovelace@example.com","#, ""),
+            "user.email",
+        ),
+        unprocessable("/skilljar", quiz.replace(r#""quiz": {"#, r#""exam": {"#), "quiz"),
+        unprocessable(
+            "/skilljar",
+            completion.replace("COURSE_COMPLETION", "DOMAIN_ENROLLMENT"),
+            "event_type",
+        ),
+        unprocessable(
+            "/generic",
+            GENERIC_MILESTONE.replace(r#""kind": "quiz","#, ""),
+            "milestone.kind",
+        ),
+        unprocessable(
+            "/generic",
+            GENERIC_TASK_CREATED.replace(r#""title": "Send Katherine the advanced module schedule","#, ""),
+            "task.title",
+        ),
+        unprocessable(
+            "/generic",
+            GENERIC_TASK_CREATED.replace("2025-11-28T17:00:00Z", "soon"),
+            "task.due_at",
+        ),
+        unprocessable("/generic", GENERIC_NOTE.into(), "event_type"),
+    ]);
+    refused_without_enqueueing(&h, cases).await;
+}
+
+#[tokio::test]
+async fn note_added_refuses_every_bad_input_class_and_enqueues_nothing() {
+    let h = harness_for(Trigger::NoteAdded);
+    let mut cases = shared_bad_inputs("/generic", GENERIC_NOTE);
+    let long = GENERIC_NOTE.replace(
+        r#""content": "Finished"#,
+        &format!(r#""content": "{}Finished"#, "x".repeat(64 * 1024)),
+    );
+    cases.extend([
+        (
+            "/generic",
+            generic_headers(GENERIC_NOTE, NOW),
+            GENERIC_NOTE.replace("Dorothy", "Mallory"),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            None,
+        ),
+        unprocessable(
+            "/generic",
+            GENERIC_NOTE.replace(r#""content": "#, r#""body": "#),
+            "note.content",
+        ),
+        unprocessable("/generic", long, "note.content"),
+        unprocessable(
+            "/generic",
+            GENERIC_NOTE.replace(r#""is_partner": true"#, r#""is_partner": [true]"#),
+            "context.is_partner",
+        ),
+        unprocessable(
+            "/generic",
+            GENERIC_NOTE.replace("Katherine.Johnson@example.com", "katherine@"),
+            "learner.email",
+        ),
+        unprocessable("/generic", GENERIC_MILESTONE.into(), "event_type"),
+        // Skilljar has no notes: whatever it sends to note-added is refused, naming the type.
+        unprocessable("/skilljar", SKILLJAR_MILESTONES[4].into(), "event_type"),
+        unprocessable("/skilljar", ENROLLMENT.into(), "event_type"),
+    ]);
+    refused_without_enqueueing(&h, cases).await;
+    let response = post(&h, "/skilljar", &skilljar_headers(), SKILLJAR_MILESTONES[4]).await;
+    assert_eq!(
+        response.body["detail"],
+        "at `event_type`: COURSE_COMPLETION is not handled by note-added"
+    );
 }
