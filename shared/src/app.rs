@@ -7,7 +7,8 @@ use crate::clock::SystemClock;
 use crate::config::{ConfigError, IngestSettings, WorkerSettings};
 use crate::ghl::auth::credentials_from_secret;
 use crate::ghl::{
-    BudgetConfig, GhlClient, GhlConfig, GhlError, RetryPolicy, SharedRateBudget, TokenEndpoint, http_client,
+    BudgetConfig, GhlClient, GhlClients, GhlConfig, GhlError, RetryPolicy, SharedRateBudget, TokenEndpoint,
+    http_client,
 };
 use crate::idempotency::Idempotency;
 use crate::ingest::{IngestService, Trigger};
@@ -16,36 +17,36 @@ use crate::ports::SecretSource;
 use crate::secrets::CachedSecret;
 use crate::worker::SyncWorker;
 
-/// Cold-start checks of the mapping against the GHL location: a provider mapped to another
-/// location stops the function (its events would land in the wrong place); custom field keys the
-/// location lacks are logged (only the events that use them will fail, naming the key).
-async fn check_mapping_against_location(mapping: &Mapping, ghl: &GhlClient) -> Result<(), StartupError> {
-    let location_id = ghl.location_id().await?;
-    if let Some((provider, rules)) = mapping
-        .providers
-        .iter()
-        .find(|(_, r)| r.location_id.as_ref().is_some_and(|l| *l != location_id))
-    {
-        return Err(StartupError::Mapping(MappingError::Invalid {
-            path: "mapping".into(),
-            message: format!(
-                "providers.{provider}.location_id is {:?}, but the GHL credentials are for location {location_id}",
-                rules.location_id.as_deref().unwrap_or_default()
-            ),
-        }));
+/// Cold-start checks of the mapping against the GHL locations: a provider mapped to a location
+/// without credentials stops the function (its events would have nowhere to go); custom field keys
+/// a location lacks are logged (only the events that use them will fail, naming the key).
+async fn check_mapping_against_locations(mapping: &Mapping, ghl: &GhlClients) -> Result<(), StartupError> {
+    for (provider, rules) in &mapping.providers {
+        if let Some(location_id) = rules.location_id.as_deref()
+            && ghl.for_location(Some(location_id)).is_err()
+        {
+            return Err(StartupError::Mapping(MappingError::Invalid {
+                path: "mapping".into(),
+                message: format!(
+                    "providers.{provider}.location_id is {location_id}, but no GHL secret is for that location"
+                ),
+            }));
+        }
     }
     let keys = mapping.custom_field_keys();
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    match ghl.missing_custom_field_keys(&keys).await {
-        Ok(missing) if !missing.is_empty() => {
-            tracing::error!(
-                ?missing,
-                location_id,
-                "mapping names custom fields the GHL location lacks"
-            );
+    for (location_id, client) in ghl.locations() {
+        match client.missing_custom_field_keys(&keys).await {
+            Ok(missing) if !missing.is_empty() => {
+                tracing::error!(
+                    ?missing,
+                    location_id,
+                    "mapping names custom fields the GHL location lacks"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, location_id, "could not check the mapping's custom fields"),
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not check the mapping's custom fields at cold start"),
     }
     Ok(())
 }
@@ -98,22 +99,27 @@ pub async fn sync_worker(
     let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
     let endpoint = TokenEndpoint::new(http_client(settings.ghl_timeout)?, &settings.ghl_base_url)?;
     let secrets: Arc<dyn SecretSource> = secrets;
-    let credentials = credentials_from_secret(
-        &settings.ghl_secret_id,
-        secrets,
-        table.clone(),
-        endpoint,
-        settings.common.secret_cache_ttl,
-    )
-    .await?;
+    // One budget for all: it keeps a schedule per location.
     let budget = Arc::new(SharedRateBudget::new(table.clone(), BudgetConfig::default()));
     let config = GhlConfig {
         base_url: settings.ghl_base_url.clone(),
         timeout: settings.ghl_timeout,
         retry: RetryPolicy::default(),
     };
-    let ghl = GhlClient::new(&config, credentials, budget)?;
-    check_mapping_against_location(&mapping, &ghl).await?;
+    let mut clients = Vec::new();
+    for secret_id in &settings.ghl_secret_ids {
+        let credentials = credentials_from_secret(
+            secret_id,
+            Arc::clone(&secrets),
+            table.clone(),
+            endpoint.clone(),
+            settings.common.secret_cache_ttl,
+        )
+        .await?;
+        clients.push(GhlClient::new(&config, credentials, budget.clone())?);
+    }
+    let ghl = GhlClients::new(clients).await?;
+    check_mapping_against_locations(&mapping, &ghl).await?;
     Ok(SyncWorker::new(
         ghl,
         table.clone(),

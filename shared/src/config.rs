@@ -91,8 +91,9 @@ pub struct WorkerSettings {
     pub common: CommonSettings,
     /// `DEAD_LETTER_QUEUE_URL`: where permanently failing messages are parked.
     pub dead_letter_queue_url: String,
-    /// `GHL_SECRET_ID`: location id and Private Integration Token.
-    pub ghl_secret_id: String,
+    /// `GHL_SECRET_ID`: one GHL secret (a location's PIT or OAuth tokens), or several separated
+    /// by commas for a deployment that feeds several locations; the first is the default.
+    pub ghl_secret_ids: Vec<String>,
     /// `GHL_BASE_URL` (default `https://services.leadconnectorhq.com`).
     pub ghl_base_url: String,
     /// `GHL_TIMEOUT_SECS` (default 30).
@@ -107,7 +108,12 @@ impl WorkerSettings {
         Ok(Self {
             common: CommonSettings::from_env(env)?,
             dead_letter_queue_url: env.required("DEAD_LETTER_QUEUE_URL")?,
-            ghl_secret_id: env.required("GHL_SECRET_ID")?,
+            ghl_secret_ids: env
+                .required("GHL_SECRET_ID")?
+                .split(',')
+                .map(|id| id.trim().to_owned())
+                .filter(|id| !id.is_empty())
+                .collect(),
             ghl_base_url: env
                 .optional("GHL_BASE_URL")
                 .unwrap_or_else(|| "https://services.leadconnectorhq.com".to_owned()),

@@ -261,6 +261,16 @@ pub enum SyncEvent {
 }
 
 impl SyncEvent {
+    /// The platform the event came from (decides the GHL location, through the mapping).
+    pub fn source(&self) -> &SourcePlatform {
+        match self {
+            SyncEvent::LearnerCreated(e) => &e.source,
+            SyncEvent::MilestoneReached(e) => &e.source,
+            SyncEvent::TaskChanged(e) => &e.source,
+            SyncEvent::NoteAdded(e) => &e.source,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             SyncEvent::LearnerCreated(_) => "LearnerCreated",

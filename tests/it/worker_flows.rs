@@ -290,3 +290,58 @@ async fn a_worker_killed_after_ghl_created_the_task_leaves_one_task_after_redeli
     );
     let _ = std::fs::remove_file(event_file);
 }
+
+#[tokio::test]
+async fn each_lms_account_feeds_its_own_location() {
+    let second = "Lo2cAt1onTw0xxxxxxxx";
+    let mut config = SandboxConfig::default();
+    config
+        .locations
+        .push(ghl_sandbox::LocationConfig::new(second).with_token("pit-second-location"));
+    let ghl = Sandbox::start(config)
+        .await
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    let deployment = Deployment::new().await;
+    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second_secret = deployment.add_ghl_secret(second, "pit-second-location").await;
+    let worker = deployment
+        .worker_for_locations(
+            &ghl.url(),
+            "tests/fixtures/mapping-two-locations.toml",
+            vec![deployment.ghl_secret_id.clone(), second_secret],
+        )
+        .await;
+
+    let talentlms = SourcePlatform::try_from("talentlms".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+    let katherine = match enrollment() {
+        SyncEvent::LearnerCreated(mut l) => {
+            l.source = talentlms;
+            l.source_user_id = "1042".into();
+            l.email = Email::try_from("katherine@example.com".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+            l.custom_fields.clear();
+            l.role = None;
+            SyncEvent::LearnerCreated(l)
+        }
+        other => other,
+    };
+    let ada = match enrollment() {
+        SyncEvent::LearnerCreated(mut l) => {
+            l.custom_fields.clear();
+            l.role = None;
+            SyncEvent::LearnerCreated(l)
+        }
+        other => other,
+    };
+    sync_all(&worker, deployment.queue_event("loc-ada", ada).await).await;
+    sync_all(&worker, deployment.queue_event("loc-katherine", katherine).await).await;
+
+    let first: Vec<_> = ghl
+        .contacts(DEFAULT_LOCATION_ID)
+        .into_iter()
+        .filter_map(|c| c.email)
+        .collect();
+    let second_contacts: Vec<_> = ghl.contacts(second).into_iter().filter_map(|c| c.email).collect();
+    assert_eq!(first, ["ada.lovelace@example.com"]);
+    assert_eq!(second_contacts, ["katherine@example.com"]);
+}

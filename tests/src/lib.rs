@@ -194,10 +194,21 @@ impl Deployment {
 
     /// The same with another mapping file (path relative to the repository root).
     pub async fn worker_with_mapping(&self, ghl_base_url: &str, mapping: &str) -> SyncWorker {
+        self.worker_for_locations(ghl_base_url, mapping, vec![self.ghl_secret_id.clone()])
+            .await
+    }
+
+    /// A worker feeding several GHL locations, one secret each (the first is the default).
+    pub async fn worker_for_locations(
+        &self,
+        ghl_base_url: &str,
+        mapping: &str,
+        secret_ids: Vec<String>,
+    ) -> SyncWorker {
         let settings = WorkerSettings {
             common: self.common(),
             dead_letter_queue_url: self.dlq_url.clone(),
-            ghl_secret_id: self.ghl_secret_id.clone(),
+            ghl_secret_ids: secret_ids,
             ghl_base_url: ghl_base_url.to_owned(),
             ghl_timeout: Duration::from_secs(5),
             mapping_file: Some(PathBuf::from(ROOT).join(mapping)),
@@ -205,6 +216,20 @@ impl Deployment {
         app::sync_worker(&settings, &self.sdk)
             .await
             .unwrap_or_else(|e| panic!("worker: {e}"))
+    }
+
+    /// Stores another location's Private Integration Token; returns the secret's id.
+    pub async fn add_ghl_secret(&self, location_id: &str, token: &str) -> String {
+        let id = format!("{}-{location_id}", self.ghl_secret_id);
+        let value = format!(r#"{{"locationId":"{location_id}","privateIntegrationToken":"{token}"}}"#);
+        aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .create_secret()
+            .name(&id)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create secret {id}: {e:?}"));
+        id
     }
 
     pub fn table(&self) -> DynamoTable {

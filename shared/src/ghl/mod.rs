@@ -5,6 +5,7 @@
 mod activities;
 pub mod auth;
 mod client;
+mod clients;
 mod contacts;
 mod custom_fields;
 mod error;
@@ -14,6 +15,7 @@ mod types;
 
 pub use auth::{OAuthCredentials, OAuthSettings, OAuthTokens, PrivateIntegrationToken, TokenEndpoint};
 pub use client::{API_VERSION, Credentials, GhlClient, GhlConfig, LocationAuth, http_client};
+pub use clients::GhlClients;
 pub use contacts::Created;
 pub use error::GhlError;
 pub use rate::{BudgetConfig, RateBudget, RateHeaders, RateLimits, SharedRateBudget, Unlimited};

@@ -22,7 +22,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::clock::{Clock, invocation_deadline_ms};
 use crate::domain::{Envelope, SyncEvent};
-use crate::ghl::{GhlClient, GhlError};
+use crate::ghl::{GhlClients, GhlError};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::mapping::Mapping;
 use crate::ports::{EntityMap, OutboundMessage, PortError, Queue};
@@ -76,7 +76,7 @@ pub enum RecordOutcome {
 
 /// What the worker needs to do its job; built once per cold start.
 pub struct SyncWorker {
-    pub(crate) ghl: GhlClient,
+    pub(crate) ghl: GhlClients,
     pub(crate) entities: Arc<dyn EntityMap>,
     pub(crate) mapping: Arc<Mapping>,
     idempotency: Idempotency,
@@ -90,7 +90,7 @@ const CLAIM_FALLBACK: Duration = Duration::from_secs(120);
 
 impl SyncWorker {
     pub fn new(
-        ghl: GhlClient,
+        ghl: GhlClients,
         entities: Arc<dyn EntityMap>,
         mapping: Arc<Mapping>,
         idempotency: Idempotency,
@@ -184,7 +184,18 @@ impl SyncWorker {
             }
         }
 
-        let ghl = self.ghl.with_deadline(Instant::now() + remaining(deadline, now));
+        let location = self
+            .mapping
+            .providers
+            .get(envelope.event.source().as_str())
+            .and_then(|p| p.location_id.as_deref());
+        let ghl = match self.ghl.for_location(location) {
+            Ok(client) => client.with_deadline(Instant::now() + remaining(deadline, now)),
+            Err(e) => {
+                let _ = self.idempotency.release(&key).await;
+                return self.park(body, Some(envelope), e.reason(), &e.to_string()).await;
+            }
+        };
         let result = match &envelope.event {
             SyncEvent::LearnerCreated(learner) => learner_created::sync(self, &ghl, learner).await,
             SyncEvent::MilestoneReached(milestone) => milestone::sync(self, &ghl, milestone).await,

@@ -81,7 +81,9 @@ fn worker(dead_letters: Arc<MemoryQueue>) -> Result<SyncWorker, GhlError> {
         timeout: Duration::from_secs(1),
         ..GhlConfig::default()
     };
-    let ghl = GhlClient::new(&config, Arc::new(NoCredentials), Arc::new(crate::ghl::Unlimited))?;
+    let client =
+        crate::ghl::GhlClient::new(&config, Arc::new(NoCredentials), Arc::new(crate::ghl::Unlimited))?;
+    let ghl = crate::ghl::GhlClients::single("loc-1", client);
     Ok(SyncWorker::new(
         ghl,
         Arc::new(MemoryEntityMap::default()),
