@@ -243,3 +243,33 @@ async fn dropped_connections_repeat_only_requests_that_are_safe_to_repeat() {
         "faults never change state"
     );
 }
+
+#[tokio::test]
+async fn a_duplicate_create_becomes_use_this_contact() -> Result<(), lms_ghl::ghl::GhlError> {
+    let ghl = sandbox(SandboxConfig::default()).await;
+    let existing = ghl
+        .seed_contacts(DEFAULT_LOCATION_ID, [ContactSeed::email("taken@example.com")])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(0);
+    let client = integration_tests::client_with_token(&ghl.url(), DEFAULT_PIT);
+    let fields = ContactFields {
+        email: Some("Taken@Example.com".into()),
+        ..ContactFields::default()
+    };
+    let created = client
+        .create_contact(&fields, lms_ghl::ghl::Idempotence::NotIdempotent)
+        .await?;
+    assert_eq!(created, lms_ghl::ghl::Created::Existing(existing.id));
+    let fresh = ContactFields {
+        email: Some("new@example.com".into()),
+        ..ContactFields::default()
+    };
+    assert!(matches!(
+        client
+            .create_contact(&fresh, lms_ghl::ghl::Idempotence::NotIdempotent)
+            .await?,
+        lms_ghl::ghl::Created::New(_)
+    ));
+    assert_eq!(ghl.contacts(DEFAULT_LOCATION_ID).len(), 2);
+    Ok(())
+}

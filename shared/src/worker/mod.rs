@@ -192,7 +192,9 @@ impl SyncWorker {
         let ghl = match self.ghl.for_location(location) {
             Ok(client) => client.with_deadline(Instant::now() + remaining(deadline, now)),
             Err(e) => {
-                let _ = self.idempotency.release(&key).await;
+                if let Err(release) = self.idempotency.release(&key).await {
+                    warn!(error = %release, "could not release claim; it expires with the deadline");
+                }
                 return self.park(body, Some(envelope), e.reason(), &e.to_string()).await;
             }
         };
