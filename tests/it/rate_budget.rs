@@ -94,7 +94,7 @@ async fn budgets_in_separate_processes_never_exceed_the_shared_rate() {
         tasks.push(tokio::spawn(async move {
             for _ in 0..10 {
                 budget
-                    .acquire("loc-shared")
+                    .acquire("loc-shared", None)
                     .await
                     .unwrap_or_else(|e| panic!("{e}"));
             }

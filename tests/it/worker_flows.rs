@@ -256,12 +256,14 @@ async fn a_worker_killed_after_ghl_created_the_task_leaves_one_task_after_redeli
         .unwrap_or_else(|e| panic!("{e}"));
 
     // A separate worker process dies right after GHL answered the task create.
+    let started = tokio::time::Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_worker-once"));
     command
         .arg(&event_file)
         .envs(deployment.worker_env(&ghl.url()))
         .env("FAILPOINTS", "after-ghl-create=panic")
-        .env("DEADLINE_MS", "1500")
+        // Just enough for the worker to start the record (it keeps 10 s in reserve).
+        .env("DEADLINE_MS", "10500")
         .env("RUST_LOG", "error")
         .env("RUST_BACKTRACE", "0");
     // Waited for off the runtime's thread: the sandbox serving the child runs on it.
@@ -277,8 +279,8 @@ async fn a_worker_killed_after_ghl_created_the_task_leaves_one_task_after_redeli
         "GHL has the task; our map does not"
     );
 
-    // SQS redelivers after the dead invocation's claim expired.
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // SQS redelivers after the dead invocation's claim expired (with its deadline).
+    tokio::time::sleep_until(started + Duration::from_millis(10_600)).await;
     sync_all(&deployment.worker(&ghl.url()).await, records).await;
     let tasks = ghl.tasks(DEFAULT_LOCATION_ID, &contact.id);
     assert_eq!(tasks.len(), 1, "still one task: {tasks:?}");

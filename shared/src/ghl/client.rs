@@ -177,7 +177,11 @@ impl GhlClient {
         let mut refreshed = false;
         let mut auth = inner.credentials.location_auth().await?;
         loop {
-            inner.budget.acquire(&auth.location_id).await?;
+            // Leave the request itself time to finish before the deadline.
+            let slot_deadline = self
+                .deadline
+                .map(|d| d.checked_sub(inner.retry.reserve).unwrap_or(d));
+            inner.budget.acquire(&auth.location_id, slot_deadline).await?;
             let error = match self.send_once(&auth, &call).await {
                 Ok((status, bytes)) => return decode(status, &bytes, &call),
                 Err(error) => error,

@@ -64,8 +64,9 @@ impl RateHeaders {
 
 #[async_trait]
 pub trait RateBudget: Send + Sync {
-    /// Waits until a request to `location_id` may be sent.
-    async fn acquire(&self, location_id: &str) -> Result<(), GhlError>;
+    /// Waits until a request to `location_id` may be sent; gives up (retryable) rather than wait
+    /// past `deadline`.
+    async fn acquire(&self, location_id: &str, deadline: Option<Instant>) -> Result<(), GhlError>;
     /// Learns from a response's headers.
     fn observe(&self, location_id: &str, headers: &RateHeaders);
     /// GHL answered 429: slow this process down.
@@ -77,7 +78,7 @@ pub struct Unlimited;
 
 #[async_trait]
 impl RateBudget for Unlimited {
-    async fn acquire(&self, _: &str) -> Result<(), GhlError> {
+    async fn acquire(&self, _: &str, _: Option<Instant>) -> Result<(), GhlError> {
         Ok(())
     }
     fn observe(&self, _: &str, _: &RateHeaders) {}
@@ -157,7 +158,7 @@ fn epoch_us() -> i64 {
 
 #[async_trait]
 impl RateBudget for SharedRateBudget {
-    async fn acquire(&self, location_id: &str) -> Result<(), GhlError> {
+    async fn acquire(&self, location_id: &str, deadline: Option<Instant>) -> Result<(), GhlError> {
         let now = Instant::now();
         let (limits, cut, paused_until, daily_blocked) = self.with_state(location_id, |s| {
             if s.cut.as_ref().is_some_and(|(until, _, _)| *until <= now) {
@@ -185,13 +186,21 @@ impl RateBudget for SharedRateBudget {
         let spacing = self.spacing_us(limits);
         let horizon = limits.interval.as_micros() as i64;
         let key = format!("ghl#{location_id}");
-        let give_up = Instant::now() + self.config.max_wait;
+        let give_up = deadline.map_or(now + self.config.max_wait, |d| d.min(now + self.config.max_wait));
         loop {
             let now_us = epoch_us();
             match self.schedule.reserve(&key, now_us, spacing, horizon).await {
                 Ok(Some(start_us)) => {
                     // Measured after the reservation call, so that its latency is not slept twice.
                     let wait_us = start_us - epoch_us();
+                    if Instant::now() + Duration::from_micros(wait_us.max(0) as u64) > give_up {
+                        // The slot stays booked and unused: a small loss that keeps the schedule simple.
+                        return Err(GhlError::RateLimited {
+                            message: format!(
+                                "no request slot for location {location_id} before the deadline"
+                            ),
+                        });
+                    }
                     if wait_us > 0 {
                         tokio::time::sleep(Duration::from_micros(wait_us as u64)).await;
                     }
@@ -315,7 +324,7 @@ mod tests {
         let budget = budget(20, 200); // one slot every 10 ms
         let start = Instant::now();
         for _ in 0..21 {
-            budget.acquire("loc").await?;
+            budget.acquire("loc", None).await?;
         }
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(195), "21 slots in {elapsed:?}");
@@ -336,12 +345,30 @@ mod tests {
         );
         let start = Instant::now();
         for _ in 0..6 {
-            budget.acquire("loc").await?;
+            budget.acquire("loc", None).await?;
         }
         assert!(
             start.elapsed() >= Duration::from_millis(95),
             "{:?}",
             start.elapsed()
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_slot_past_the_deadline_is_refused_in_time() -> Result<(), GhlError> {
+        let budget = budget(2, 1000); // one slot every 500 ms
+        let deadline = Some(Instant::now() + Duration::from_millis(700));
+        budget.acquire("loc", deadline).await?;
+        budget.acquire("loc", deadline).await?;
+        let started = Instant::now();
+        assert!(matches!(
+            budget.acquire("loc", deadline).await,
+            Err(GhlError::RateLimited { .. })
+        ));
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "gave up without waiting"
         );
         Ok(())
     }
@@ -357,9 +384,9 @@ mod tests {
             },
         );
         assert!(matches!(
-            budget.acquire("loc").await,
+            budget.acquire("loc", None).await,
             Err(GhlError::DailyLimit { .. })
         ));
-        assert!(budget.acquire("other").await.is_ok());
+        assert!(budget.acquire("other", None).await.is_ok());
     }
 }

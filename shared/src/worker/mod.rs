@@ -88,6 +88,9 @@ pub struct SyncWorker {
 /// the GHL timeout, shorter than the queue's visibility timeout.
 const CLAIM_FALLBACK: Duration = Duration::from_secs(120);
 
+/// Least time left in the invocation for a record to be started.
+const RECORD_RESERVE: Duration = Duration::from_secs(10);
+
 impl SyncWorker {
     pub fn new(
         ghl: GhlClients,
@@ -109,10 +112,23 @@ impl SyncWorker {
 
     /// Handles an SQS batch; failed records are listed for redelivery (`ReportBatchItemFailures`).
     pub async fn handle_batch(&self, event: SqsEvent, deadline_ms: Option<u64>) -> SqsBatchResponse {
+        let deadline = invocation_deadline_ms(deadline_ms, self.clock.now(), CLAIM_FALLBACK);
         let mut response = SqsBatchResponse::default();
         for record in &event.records {
             let message_id = record.message_id.clone().unwrap_or_default();
-            if let RecordOutcome::Retry { .. } = self.handle_record(record, deadline_ms).await {
+            // Starting a record the invocation cannot finish would only leave a claim to expire:
+            // leave it, and the rest of the batch, to SQS's redelivery instead.
+            if remaining(deadline, self.clock.now()) < RECORD_RESERVE {
+                info!(
+                    message_id,
+                    "too little time left in this invocation; left for redelivery"
+                );
+                response.add_failure(message_id);
+                continue;
+            }
+            if let RecordOutcome::Retry { .. } =
+                self.handle_record(record, u64::try_from(deadline).ok()).await
+            {
                 response.add_failure(message_id);
             }
         }

@@ -145,3 +145,24 @@ async fn unavailable_credentials_fail_the_item_for_redelivery() -> Result<(), Gh
     assert_eq!(dlq.messages().len(), 1, "only the unreadable m2 is parked");
     Ok(())
 }
+
+#[tokio::test]
+async fn records_are_left_for_redelivery_when_the_invocation_is_almost_over() -> Result<(), GhlError> {
+    let dlq = Arc::new(MemoryQueue::default());
+    let worker = worker(dlq.clone())?;
+    let mut event = SqsEvent::default();
+    event.records = vec![record("m1", "not json"), record("m2", "not json")];
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
+    let response = worker.handle_batch(event, Some(now_ms + 5_000)).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["m1", "m2"]);
+    assert!(
+        dlq.messages().is_empty(),
+        "nothing was started, so nothing was parked"
+    );
+    Ok(())
+}
