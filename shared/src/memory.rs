@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use crate::domain::SourcePlatform;
 use crate::idempotency::record_is_live;
 use crate::ports::{
-    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, OutboundMessage,
-    PortError, PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule,
+    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, OutboundMessage, PortError,
+    PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule,
 };
 
 fn poisoned(port: &'static str) -> PortError {
@@ -194,38 +194,5 @@ impl SlotSchedule for MemorySlots {
         }
         next.insert(key.to_owned(), start + spacing_us);
         Ok(Some(start))
-    }
-}
-
-#[derive(Debug, Default)]
-pub struct MemoryLeases {
-    held: Mutex<HashMap<String, (String, std::time::Instant)>>,
-}
-
-#[async_trait]
-impl Lease for MemoryLeases {
-    async fn try_acquire(
-        &self,
-        name: &str,
-        owner: &str,
-        ttl: std::time::Duration,
-    ) -> Result<bool, PortError> {
-        let mut held = self.held.lock().map_err(|_| poisoned("leases"))?;
-        let now = std::time::Instant::now();
-        if let Some((_, until)) = held.get(name)
-            && *until > now
-        {
-            return Ok(false);
-        }
-        held.insert(name.to_owned(), (owner.to_owned(), now + ttl));
-        Ok(true)
-    }
-
-    async fn release(&self, name: &str, owner: &str) -> Result<(), PortError> {
-        let mut held = self.held.lock().map_err(|_| poisoned("leases"))?;
-        if held.get(name).is_some_and(|(o, _)| o == owner) {
-            held.remove(name);
-        }
-        Ok(())
     }
 }

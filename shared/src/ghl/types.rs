@@ -57,9 +57,6 @@ pub struct ContactFields {
     pub custom_fields: Vec<CustomFieldValue>,
 }
 
-/// Kept for the sync's learner upsert: the fields plus the location.
-pub type UpsertContact = ContactFields;
-
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WithLocation<'a> {
