@@ -1,12 +1,30 @@
 //! The Lambda edge: Lambda's event types in, the library's services called, Lambda's types out.
-//! The binaries in `functions/` only build the services and hand these to the runtime.
+//! The binaries in `functions/` are one call each: `run_ingest(trigger)` or `run_worker()`.
+
+use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Request, RequestExt, Response};
 use lambda_runtime::LambdaEvent;
 
-use crate::ingest::{IngestRequest, IngestService};
+use crate::config::{Env, IngestSettings, WorkerSettings};
+use crate::ingest::{IngestRequest, IngestService, Trigger};
 use crate::worker::SyncWorker;
+use crate::{app, aws, telemetry};
+
+/// The whole life of an ingest function: build its service once (cold start), then serve
+/// API Gateway requests until Lambda stops the process.
+pub async fn run_ingest(trigger: Trigger) -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let settings = IngestSettings::from_env(&Env::process())?;
+    let sdk = aws::sdk_config().await;
+    let service = Arc::new(app::ingest_service(trigger, &settings, &sdk));
+    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        let service = Arc::clone(&service);
+        async move { Ok::<_, lambda_http::Error>(serve_ingest(&service, request).await) }
+    }))
+    .await
+}
 
 /// One API Gateway (HTTP API, payload v2) request to an ingest function.
 pub async fn serve_ingest(service: &IngestService, request: Request) -> Response<Body> {
@@ -22,6 +40,20 @@ pub async fn serve_ingest(service: &IngestService, request: Request) -> Response
         })
         .await;
     response.into_http().map(Body::from)
+}
+
+/// The whole life of the sync worker: build it once (cold start; a bad mapping or missing setting
+/// stops it here, named), then serve SQS batches.
+pub async fn run_worker() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let settings = WorkerSettings::from_env(&Env::process())?;
+    let sdk = aws::sdk_config().await;
+    let worker = Arc::new(app::sync_worker(&settings, &sdk).await?);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let worker = Arc::clone(&worker);
+        async move { Ok::<_, lambda_runtime::Error>(serve_sqs(&worker, event).await) }
+    }))
+    .await
 }
 
 /// One SQS batch for the worker, answered with the ids of the records to redeliver.

@@ -1,22 +1,9 @@
 //! `learner-created`: LMS webhooks (API Gateway HTTP API) announcing a new learner.
 //! Routes: `POST /learner-created/skilljar` and `POST /learner-created/generic`.
 
-use std::sync::Arc;
-
-use lambda_http::{Error, Request, run, service_fn};
-use lms_ghl::config::{Env, IngestSettings};
 use lms_ghl::ingest::Trigger;
-use lms_ghl::{app, aws, lambda, telemetry};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let settings = IngestSettings::from_env(&Env::process())?;
-    let sdk = aws::sdk_config().await;
-    let service = Arc::new(app::ingest_service(Trigger::LearnerCreated, &settings, &sdk));
-    run(service_fn(move |request: Request| {
-        let service = Arc::clone(&service);
-        async move { Ok::<_, Error>(lambda::serve_ingest(&service, request).await) }
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    lms_ghl::lambda::run_ingest(Trigger::LearnerCreated).await
 }
