@@ -250,6 +250,18 @@ pub struct NoteAdded {
     pub context: BTreeMap<String, String>,
 }
 
+impl LearnerCreated {
+    /// The learner as other events refer to them.
+    pub fn learner_ref(&self) -> LearnerRef {
+        LearnerRef {
+            source_user_id: self.source_user_id.clone(),
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+        }
+    }
+}
+
 /// Everything the worker can be asked to do. Tagged so that the queue message says what it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::domain::{LearnerCreated, MilestoneKind, MilestoneReached, SourcePlatform};
+use crate::ghl::CustomFieldRef;
 
 /// `config/mapping.toml` as it was when the binary was built.
 pub const BUNDLED: &str = include_str!("../../config/mapping.toml");
@@ -63,6 +64,15 @@ pub struct ContactRules {
 pub enum GhlField {
     Key(String),
     Id { id: String },
+}
+
+impl GhlField {
+    pub fn to_ref(&self) -> CustomFieldRef {
+        match self {
+            GhlField::Key(key) => CustomFieldRef::Key(key.clone()),
+            GhlField::Id { id } => CustomFieldRef::Id(id.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

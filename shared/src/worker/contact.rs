@@ -3,7 +3,6 @@
 use super::{SyncError, SyncWorker};
 use crate::domain::{LearnerRef, SourcePlatform};
 use crate::ghl::{ContactFields, CustomFieldRef, CustomFieldValue, GhlClient};
-use crate::mapping::GhlField;
 use crate::ports::ContactLink;
 
 /// The learner's contact id: from the entity map, or by upserting on their email (an event may
@@ -22,7 +21,7 @@ pub(crate) async fn ensure_contact(
         .contact
         .user_id_field
         .iter()
-        .map(|f| (f, learner.source_user_id.clone()));
+        .map(|f| (f.to_ref(), learner.source_user_id.clone()));
     let fields = ContactFields {
         first_name: learner.first_name.clone(),
         last_name: learner.last_name.clone(),
@@ -54,20 +53,11 @@ pub(crate) async fn remember_contact(
 }
 
 /// Resolves mapped fields (by key or id) to the id-based writes GHL accepts.
-pub(crate) async fn custom_fields<'a>(
+pub(crate) async fn custom_fields(
     ghl: &GhlClient,
-    values: impl IntoIterator<Item = (&'a GhlField, String)>,
+    values: impl IntoIterator<Item = (CustomFieldRef, String)>,
 ) -> Result<Vec<CustomFieldValue>, SyncError> {
-    let refs: Vec<(CustomFieldRef, String)> = values
-        .into_iter()
-        .map(|(field, value)| {
-            let field = match field {
-                GhlField::Key(key) => CustomFieldRef::Key(key.clone()),
-                GhlField::Id { id } => CustomFieldRef::Id(id.clone()),
-            };
-            (field, value)
-        })
-        .collect();
+    let refs: Vec<(CustomFieldRef, String)> = values.into_iter().collect();
     if refs.is_empty() {
         return Ok(Vec::new());
     }

@@ -7,7 +7,7 @@ use super::contact::{custom_fields, remember_contact};
 use super::effects::ensure_task;
 use super::templates::Values;
 use super::{SyncError, SyncWorker};
-use crate::domain::{LearnerCreated, LearnerRef};
+use crate::domain::LearnerCreated;
 use crate::ghl::{ContactFields, GhlClient};
 use crate::mapping::{GhlField, Mapping};
 
@@ -19,7 +19,7 @@ pub async fn sync(
 ) -> Result<String, SyncError> {
     let mapped = mapped_fields(learner, &worker.mapping);
     let mut request = upsert_request(learner, &worker.mapping);
-    request.custom_fields = custom_fields(ghl, mapped.iter().map(|(f, v)| (*f, v.clone()))).await?;
+    request.custom_fields = custom_fields(ghl, mapped.iter().map(|(f, v)| (f.to_ref(), v.clone()))).await?;
     let contact_id = ghl.upsert_contact(&request).await?.contact.id;
     let tags = worker.mapping.learner_tags(learner);
     if !tags.is_empty() {
@@ -27,12 +27,7 @@ pub async fn sync(
     }
     remember_contact(worker, ghl, &learner.source, &learner.source_user_id, &contact_id).await?;
 
-    let reference = LearnerRef {
-        source_user_id: learner.source_user_id.clone(),
-        email: learner.email.clone(),
-        first_name: learner.first_name.clone(),
-        last_name: learner.last_name.clone(),
-    };
+    let reference = learner.learner_ref();
     let values = Values {
         source: Some(&learner.source),
         learner: Some(&reference),

@@ -8,7 +8,8 @@ use super::effects::{complete_task, ensure_note, ensure_task};
 use super::templates::Values;
 use super::{SyncError, SyncWorker};
 use crate::domain::{MilestoneReached, Progress};
-use crate::ghl::{ContactFields, GhlClient};
+use crate::ghl::{ContactFields, CustomFieldRef, GhlClient};
+use crate::mapping::render;
 
 /// Returns a summary of what was done (for the idempotency record and logs).
 pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) -> Result<String, SyncError> {
@@ -85,17 +86,13 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) ->
                 done.push(format!("note {}", link.ghl_id));
             }
             if !rule.update_fields.is_empty() {
-                let fields: Vec<_> = rule
-                    .update_fields
-                    .iter()
-                    .map(|(key, template)| {
-                        (
-                            crate::mapping::GhlField::Key(key.clone()),
-                            crate::mapping::render(template.get_ref(), |n| values.get(n)),
-                        )
-                    })
-                    .collect();
-                let custom_fields = custom_fields(ghl, fields.iter().map(|(f, v)| (f, v.clone()))).await?;
+                let fields = rule.update_fields.iter().map(|(key, template)| {
+                    (
+                        CustomFieldRef::Key(key.clone()),
+                        render(template.get_ref(), |n| values.get(n)),
+                    )
+                });
+                let custom_fields = custom_fields(ghl, fields).await?;
                 ghl.update_contact(
                     &contact_id,
                     &ContactFields {

@@ -34,9 +34,6 @@ pub enum SyncError {
     Ghl(#[from] GhlError),
     #[error(transparent)]
     Port(#[from] PortError),
-    /// An event this worker version cannot apply (e.g. queued by a newer ingest function).
-    #[error("{0} events are not handled by this worker version")]
-    Unsupported(&'static str),
 }
 
 impl SyncError {
@@ -44,7 +41,6 @@ impl SyncError {
         match self {
             SyncError::Ghl(e) => e.is_retryable(),
             SyncError::Port(_) => true,
-            SyncError::Unsupported(_) => false,
         }
     }
 
@@ -52,7 +48,6 @@ impl SyncError {
         match self {
             SyncError::Ghl(e) => e.reason(),
             SyncError::Port(_) => "infrastructure",
-            SyncError::Unsupported(_) => "unsupported_event",
         }
     }
 }
@@ -160,6 +155,17 @@ impl SyncWorker {
     }
 
     async fn process(&self, body: &str, envelope: &Envelope, deadline_ms: Option<u64>) -> RecordOutcome {
+        // Cold start checked that every location the mapping names has credentials.
+        let source = envelope.event.source().as_str();
+        let location = self
+            .mapping
+            .providers
+            .get(source)
+            .and_then(|p| p.location_id.as_deref());
+        let client = match self.ghl.for_location(location) {
+            Ok(client) => client,
+            Err(e) => return self.park(body, Some(envelope), e.reason(), &e.to_string()).await,
+        };
         let now = self.clock.now();
         let key = format!("sync:{}", envelope.event_id);
         let deadline = invocation_deadline_ms(deadline_ms, now, CLAIM_FALLBACK);
@@ -200,20 +206,7 @@ impl SyncWorker {
             }
         }
 
-        let location = self
-            .mapping
-            .providers
-            .get(envelope.event.source().as_str())
-            .and_then(|p| p.location_id.as_deref());
-        let ghl = match self.ghl.for_location(location) {
-            Ok(client) => client.with_deadline(Instant::now() + remaining(deadline, now)),
-            Err(e) => {
-                if let Err(release) = self.idempotency.release(&key).await {
-                    warn!(error = %release, "could not release claim; it expires with the deadline");
-                }
-                return self.park(body, Some(envelope), e.reason(), &e.to_string()).await;
-            }
-        };
+        let ghl = client.with_deadline(Instant::now() + remaining(deadline, now));
         let result = match &envelope.event {
             SyncEvent::LearnerCreated(learner) => learner_created::sync(self, &ghl, learner).await,
             SyncEvent::MilestoneReached(milestone) => milestone::sync(self, &ghl, milestone).await,
@@ -227,8 +220,8 @@ impl SyncWorker {
                     .complete(&key, Some(&result), self.clock.now())
                     .await
                 {
-                    // The effect happened; the claim expires and a redelivery repeats only
-                    // idempotent calls (upsert, add tags).
+                    // The effect happened; the claim expires, and a redelivery finds the entity
+                    // map (or the created entities' markers) and repeats only idempotent calls.
                     warn!(error = %e, "synced, but could not mark the claim completed");
                 }
                 info!(result = %result, "synced");
