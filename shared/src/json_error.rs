@@ -1,6 +1,16 @@
 //! Turns serde errors into messages that name *where* a document is wrong without quoting what
 //! it holds: bodies carry learners' personal data, secrets carry tokens.
 
+/// The kind of a serde_json failure in a few words, never quoting the document.
+pub fn kind(err: &serde_json::Error) -> &'static str {
+    match err.classify() {
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Eof => "unexpected end of input",
+        serde_json::error::Category::Data => "unexpected shape",
+        serde_json::error::Category::Io => "unreadable",
+    }
+}
+
 /// `field` is the JSON path (`user.email`), or `.` for the document itself.
 pub fn describe(err: serde_path_to_error::Error<serde_json::Error>) -> (String, String) {
     let path = err.path().to_string();
@@ -54,6 +64,14 @@ fn describe_data_error(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_name_the_failure() {
+        let kind_of = |text: &str| serde_json::from_str::<Vec<u8>>(text).err().map(|e| kind(&e));
+        assert_eq!(kind_of("[1,"), Some("unexpected end of input"));
+        assert_eq!(kind_of("[1 2]"), Some("syntax error"));
+        assert_eq!(kind_of("{\"a\":1}"), Some("unexpected shape"));
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]

@@ -256,20 +256,7 @@ fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8], call: &Call<'_>) -> Re
             call.method,
             call.path.join("/"),
             e.path(),
-            e.inner().classify_text()
+            crate::json_error::kind(e.inner())
         ),
     })
-}
-
-trait ClassifyText {
-    fn classify_text(&self) -> &'static str;
-}
-
-impl ClassifyText for serde_json::Error {
-    fn classify_text(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Data => "unexpected shape",
-            _ => "not JSON",
-        }
-    }
 }

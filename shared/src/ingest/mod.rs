@@ -149,7 +149,7 @@ fn parse_json(body: &[u8]) -> Result<serde_json::Value, IngestError> {
     serde_json::from_slice(body).map_err(|e| {
         IngestError::MalformedJson(format!(
             "{} at line {}, column {}",
-            syntax_kind(&e),
+            json_error::kind(&e),
             e.line(),
             e.column()
         ))
@@ -206,13 +206,6 @@ fn required_email(value: Option<String>, field: &str) -> Result<Email, IngestErr
         field: field.into(),
         problem: "not a usable email address".into(),
     })
-}
-
-fn syntax_kind(err: &serde_json::Error) -> &'static str {
-    match err.classify() {
-        serde_json::error::Category::Eof => "unexpected end of input",
-        _ => "syntax error",
-    }
 }
 
 /// The parts of an HTTP request the pipeline reads; built by the Lambda binary.

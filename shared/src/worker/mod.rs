@@ -137,7 +137,7 @@ impl SyncWorker {
             Ok(envelope) => envelope,
             Err(e) => {
                 let span = info_span!("event", message_id, event_id = "", correlation_id = "");
-                let reason = format!("unreadable message: {}", e.classify_name());
+                let reason = format!("unreadable message: {}", crate::json_error::kind(&e));
                 return self
                     .park(body, None, "unreadable_message", &reason)
                     .instrument(span)
@@ -287,20 +287,6 @@ impl SyncWorker {
 fn remaining(deadline_ms: i64, now: time::OffsetDateTime) -> Duration {
     let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     Duration::from_millis(u64::try_from(deadline_ms - now_ms).unwrap_or(0))
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "not JSON",
-            serde_json::error::Category::Data => "not an envelope",
-            serde_json::error::Category::Io => "unreadable",
-        }
-    }
 }
 
 #[cfg(test)]
