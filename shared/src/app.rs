@@ -96,9 +96,10 @@ pub async fn sync_worker(
         aws_sdk_dynamodb::Client::new(sdk),
         &settings.common.table_name,
     ));
-    let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
-    let endpoint = TokenEndpoint::new(http_client(settings.ghl_timeout)?, &settings.ghl_base_url)?;
-    let secrets: Arc<dyn SecretSource> = secrets;
+    let secrets: Arc<dyn SecretSource> =
+        Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
+    let http = http_client(settings.ghl_timeout)?;
+    let endpoint = TokenEndpoint::new(http.clone(), &settings.ghl_base_url)?;
     // One budget for all: it keeps a schedule per location.
     let budget = Arc::new(SharedRateBudget::new(table.clone(), BudgetConfig::default()));
     let config = GhlConfig {
@@ -116,7 +117,12 @@ pub async fn sync_worker(
             settings.common.secret_cache_ttl,
         )
         .await?;
-        clients.push(GhlClient::new(&config, credentials, budget.clone())?);
+        clients.push(GhlClient::with_http(
+            &config,
+            http.clone(),
+            credentials,
+            budget.clone(),
+        )?);
     }
     let ghl = GhlClients::new(clients).await?;
     check_mapping_against_locations(&mapping, &ghl).await?;

@@ -141,9 +141,20 @@ impl GhlClient {
         credentials: Arc<dyn Credentials>,
         budget: Arc<dyn RateBudget>,
     ) -> Result<Self, GhlError> {
+        Self::with_http(config, http_client(config.timeout)?, credentials, budget)
+    }
+
+    /// The same over an existing `http_client`, so that every location and the OAuth token
+    /// endpoint share one connection pool to GHL.
+    pub fn with_http(
+        config: &GhlConfig,
+        http: reqwest::Client,
+        credentials: Arc<dyn Credentials>,
+        budget: Arc<dyn RateBudget>,
+    ) -> Result<Self, GhlError> {
         Ok(Self {
             inner: Arc::new(Inner {
-                http: http_client(config.timeout)?,
+                http,
                 base: parse_base(&config.base_url)?,
                 credentials,
                 budget,
