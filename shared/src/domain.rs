@@ -316,43 +316,6 @@ impl fmt::Display for EventId {
     }
 }
 
-/// What travels on the queue: the event plus the facts needed to process it exactly once and to
-/// trace it end to end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Envelope {
-    pub event_id: EventId,
-    pub idempotency_key: String,
-    pub correlation_id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub received_at: OffsetDateTime,
-    pub event: SyncEvent,
-}
-
-impl Envelope {
-    pub fn new(
-        idempotency_key: String,
-        correlation_id: String,
-        received_at: OffsetDateTime,
-        event: SyncEvent,
-    ) -> Self {
-        Self {
-            event_id: EventId::from_idempotency_key(&idempotency_key),
-            idempotency_key,
-            correlation_id,
-            received_at,
-            event,
-        }
-    }
-
-    /// Hash of the event itself (not of when or how it was received): same key with a different
-    /// hash means two different events claim one identity.
-    pub fn payload_hash(&self) -> String {
-        // Serialising a struct of owned fields and BTreeMaps is deterministic.
-        let bytes = serde_json::to_vec(&self.event).unwrap_or_default();
-        hex::encode(Sha256::digest(&bytes))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,8 +22,13 @@ pub enum Claim {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdempotencyError {
+    /// The key is held by a claim made with another payload hash; `held` is that claim's state.
     #[error("idempotency key {key:?} was already used for a different payload")]
-    PayloadMismatch { key: String },
+    PayloadMismatch {
+        key: String,
+        held: Claim,
+        held_hash: String,
+    },
     #[error(transparent)]
     Store(#[from] PortError),
 }
@@ -56,13 +61,21 @@ impl Idempotency {
         };
         match self.store.put_if_claimable(&record, now).await? {
             PutOutcome::Written => Ok(Claim::Acquired),
-            PutOutcome::Held(existing) if existing.payload_hash != payload_hash => {
-                Err(IdempotencyError::PayloadMismatch { key: key.to_owned() })
+            PutOutcome::Held(existing) => {
+                let held = match existing.status {
+                    RecordStatus::Completed => Claim::Completed { data: existing.data },
+                    RecordStatus::InProgress => Claim::InProgress,
+                };
+                if existing.payload_hash == payload_hash {
+                    Ok(held)
+                } else {
+                    Err(IdempotencyError::PayloadMismatch {
+                        key: key.to_owned(),
+                        held,
+                        held_hash: existing.payload_hash,
+                    })
+                }
             }
-            PutOutcome::Held(existing) => Ok(match existing.status {
-                RecordStatus::Completed => Claim::Completed { data: existing.data },
-                RecordStatus::InProgress => Claim::InProgress,
-            }),
         }
     }
 

@@ -2,6 +2,8 @@
 //!
 //! - [`domain`]: canonical events, free of AWS, HTTP and vendor formats.
 //! - [`ingest`]: webhook verification, normalisation per provider, dedupe, enqueue.
+//! - [`contract`]: the versioned queue message between ingest and the worker.
+//! - [`keys`]: every key the store holds.
 //! - [`worker`]: queued events → GHL calls, exactly once.
 //! - [`ghl`]: the GoHighLevel API v2 client.
 //! - [`ports`] and their adapters: [`aws`] (SQS, DynamoDB, Secrets Manager) and [`memory`].
@@ -10,11 +12,13 @@ pub mod app;
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod contract;
 pub mod domain;
 pub mod ghl;
 pub mod idempotency;
 pub mod ingest;
 mod json_error;
+pub mod keys;
 pub mod lambda;
 pub mod mapping;
 pub mod memory;

@@ -1,5 +1,7 @@
-//! The secret documents the service reads from Secrets Manager, and a per-cold-start cache that
-//! re-reads them after a TTL so that rotations take effect without a redeploy.
+//! Reading secret documents from Secrets Manager: parsing them without leaking, and a
+//! per-cold-start cache that re-reads them after a TTL so that rotations take effect without a
+//! redeploy. The documents' shapes live with the code that reads them: each webhook provider's
+//! section in its ingest file, the GHL credentials in `ghl::auth`.
 //!
 //! Secret values are `SecretString`s: they print as `[REDACTED]`, and parse errors name only the
 //! offending path, never the text around it. Unknown keys are ignored rather than reported, since
@@ -9,62 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::RwLock;
 
 use crate::json_error;
 use crate::ports::{PortError, SecretSource};
-
-/// `WEBHOOK_SECRET_ID`: how inbound LMS deliveries prove who they are.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WebhookSecrets {
-    #[serde(default)]
-    pub skilljar: Option<SkilljarAuth>,
-    #[serde(default)]
-    pub generic: Option<GenericSigning>,
-}
-
-/// What the Skilljar webhook subscription was configured with: Basic credentials, a custom
-/// header, or both (then both must match).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SkilljarAuth {
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    pub header: Option<HeaderAuth>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BasicAuth {
-    pub username: String,
-    pub password: SecretString,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HeaderAuth {
-    pub name: String,
-    pub value: SecretString,
-}
-
-/// HMAC keys for the generic signed format. More than one during a rotation: any may sign.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GenericSigning {
-    pub signing_secrets: Vec<SecretString>,
-}
-
-/// `GHL_SECRET_ID`: the location the service writes to and its Private Integration Token.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GhlCredentials {
-    pub location_id: String,
-    pub private_integration_token: SecretString,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -133,6 +84,7 @@ impl<T: DeserializeOwned + Send + Sync> CachedSecret<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ghl::auth::GhlCredentials;
     use crate::memory::MemorySecrets;
 
     const TOKEN: &str = "pit-9f8e7d6c-very-secret";

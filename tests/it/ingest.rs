@@ -40,7 +40,7 @@ async fn generic_signed_delivery_is_enqueued() {
     assert_eq!(response["correlation_id"], "corr-42");
     let records = deployment.receive(&deployment.queue_url).await;
     assert_eq!(records.len(), 1);
-    let envelope: lms_ghl::domain::Envelope =
+    let envelope: lms_ghl::contract::Envelope =
         serde_json::from_str(records[0].body.as_deref().unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(envelope.correlation_id, "corr-42");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use integration_tests::{
     Deployment, ROOT, api_request, read_root_file, response_json, sample_event, sign_now, skilljar_auth,
 };
-use lms_ghl::domain::Envelope;
+use lms_ghl::contract::Envelope;
 use lms_ghl::ingest::Trigger;
 use lms_ghl::lambda::serve_ingest;
 

@@ -304,13 +304,16 @@ impl Deployment {
         event: lms_ghl::domain::SyncEvent,
     ) -> Vec<SqsMessage> {
         use lms_ghl::ports::Queue;
-        let envelope = lms_ghl::domain::Envelope::new(
+        // The delivery a sender would have made: here, the event itself.
+        let delivered = serde_json::to_vec(&event).unwrap_or_else(|e| panic!("{e}"));
+        let envelope = lms_ghl::contract::Envelope::new(
             idempotency_key.to_owned(),
             format!("corr-{idempotency_key}"),
             time::OffsetDateTime::now_utc(),
+            lms_ghl::contract::DeliveryHash::of(&delivered),
             event,
         );
-        let message = lms_ghl::ingest::outbound(&envelope).unwrap_or_else(|e| panic!("{e}"));
+        let message = lms_ghl::contract::encode(&envelope).unwrap_or_else(|e| panic!("{e}"));
         let queue = lms_ghl::aws::SqsQueue::new(self.sqs.clone(), &self.queue_url);
         queue.send(&message).await.unwrap_or_else(|e| panic!("{e}"));
         self.receive(&self.queue_url).await

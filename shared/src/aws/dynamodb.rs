@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::describe;
 use crate::domain::SourcePlatform;
+use crate::keys;
 use crate::ports::{
     ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, PortError, PutOutcome,
     RecordStatus, SlotSchedule,
@@ -146,10 +147,6 @@ impl IdempotencyStore for DynamoTable {
     }
 }
 
-fn contact_pk(source: &SourcePlatform, source_user_id: &str) -> String {
-    format!("contact#{source}#{source_user_id}")
-}
-
 #[async_trait]
 impl EntityMap for DynamoTable {
     async fn contact(
@@ -161,7 +158,7 @@ impl EntityMap for DynamoTable {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, s(&contact_pk(source, source_user_id)))
+            .key(PK, s(&keys::contact(source, source_user_id)))
             .consistent_read(true)
             .send()
             .await
@@ -181,7 +178,7 @@ impl EntityMap for DynamoTable {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(PK, s(&contact_pk(&link.source, &link.source_user_id)))
+            .item(PK, s(&keys::contact(&link.source, &link.source_user_id)))
             .item("location_id", s(&link.location_id))
             .item("contact_id", s(&link.contact_id))
             .item("updated_at", n(now))
@@ -245,7 +242,7 @@ impl SlotSchedule for DynamoTable {
         spacing_us: i64,
         horizon_us: i64,
     ) -> Result<Option<i64>, PortError> {
-        let pk = format!("slots#{key}");
+        let pk = keys::slots(key);
         // Slots are only ever minutes ahead; a day of TTL is plenty.
         let expiration = n(now_us / 1_000_000 + 86_400);
         let restart = self
@@ -311,7 +308,7 @@ impl Lease for DynamoTable {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(PK, s(&format!("lease#{name}")))
+            .item(PK, s(&keys::lease(name)))
             .item("owner", s(owner))
             .item("lease_until_ms", n(until_ms))
             .item("expiration", n(until_ms / 1000 + 3600))
@@ -337,7 +334,7 @@ impl Lease for DynamoTable {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key(PK, s(&format!("lease#{name}")))
+            .key(PK, s(&keys::lease(name)))
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":owner", s(owner))

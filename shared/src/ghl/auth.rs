@@ -19,8 +19,17 @@ use tracing::{error, info, warn};
 use super::client::{Credentials, LocationAuth, parse_base};
 use super::error::GhlError;
 use super::types::TokenAnswer;
+use crate::keys;
 use crate::ports::{Lease, PortError, SecretSource};
-use crate::secrets::{CachedSecret, GhlCredentials, SecretError, parse_secret};
+use crate::secrets::{CachedSecret, SecretError, parse_secret};
+
+/// A location's Private Integration Token secret (`GHL_SECRET_ID`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GhlCredentials {
+    pub location_id: String,
+    pub private_integration_token: SecretString,
+}
 
 /// The GHL secret document: either kind, told apart by its fields.
 #[derive(Debug, Clone, Deserialize)]
@@ -253,7 +262,7 @@ impl OAuthCredentials {
 
     /// Gets a token newer than `stale`: by waiting for a peer's refresh or by doing it here.
     async fn refresh_from(&self, stale: &SecretString) -> Result<LocationAuth, GhlError> {
-        let lease_name = format!("oauth-refresh#{}", self.secret_id);
+        let lease_name = keys::oauth_refresh_lease(&self.secret_id);
         let give_up = Instant::now() + self.settings.wait_for_peer;
         loop {
             let latest = self.read_secret().await?;

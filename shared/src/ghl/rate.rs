@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::error::GhlError;
+use crate::keys;
 use crate::ports::SlotSchedule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +186,7 @@ impl RateBudget for SharedRateBudget {
 
         let spacing = self.spacing_us(limits);
         let horizon = limits.interval.as_micros() as i64;
-        let key = format!("ghl#{location_id}");
+        let key = keys::ghl_location_schedule(location_id);
         let give_up = deadline.map_or(now + self.config.max_wait, |d| d.min(now + self.config.max_wait));
         loop {
             let now_us = epoch_us();

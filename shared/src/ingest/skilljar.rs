@@ -5,21 +5,66 @@
 
 use base64::Engine;
 use http::HeaderMap;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{
-    IngestError, Normalised, Trigger, derive_key, non_blank, parse_body, required_email, required_id,
-};
 use crate::domain::{
     CourseRef, LearnerCreated, LearnerRef, MilestoneKind, MilestoneReached, Progress, SourcePlatform,
     SyncEvent,
 };
-use crate::secrets::SkilljarAuth;
+use crate::ingest::error::IngestError;
+use crate::ingest::parse::{self, non_blank, required_email, required_id};
+use crate::ingest::provider::{Delivery, Normalised, Parsed, Provider, Trigger};
+use crate::keys;
+
+/// Skilljar's native webhooks (`POST /<trigger>/skilljar`).
+pub struct Skilljar;
+
+impl Provider for Skilljar {
+    const NAME: &'static str = "skilljar";
+    type Auth = SkilljarAuth;
+
+    fn authenticate(
+        delivery: &Delivery<'_>,
+        auth: &SkilljarAuth,
+        _now: OffsetDateTime,
+    ) -> Result<(), IngestError> {
+        authenticate(delivery.headers, auth)
+    }
+
+    fn normalise(trigger: Trigger, delivery: &Delivery<'_>) -> Result<Parsed, IngestError> {
+        normalise(trigger, delivery.body)
+    }
+}
+
+/// The webhook secret's `skilljar` section: what the subscription was configured with, Basic
+/// credentials, a custom header, or both (then both must match).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkilljarAuth {
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default)]
+    pub header: Option<HeaderAuth>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BasicAuth {
+    pub username: String,
+    pub password: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderAuth {
+    pub name: String,
+    pub value: SecretString,
+}
 
 #[derive(Debug, Deserialize)]
 pub struct SkilljarEvent {
@@ -70,16 +115,9 @@ pub struct SkilljarDomain {
     pub name: Option<String>,
 }
 
-/// What a Skilljar delivery turned out to be.
-pub enum SkilljarDelivery {
-    /// `POST /v1/webhooks/{id}/ping`: answer 2xx, enqueue nothing.
-    Ping,
-    Event(Box<Normalised>),
-}
-
 /// Checks the credentials the subscription was configured with. Every configured mechanism must
 /// match; digests are compared so that neither content nor length leaks through timing.
-pub fn authenticate(headers: &HeaderMap, auth: &SkilljarAuth) -> Result<(), IngestError> {
+fn authenticate(headers: &HeaderMap, auth: &SkilljarAuth) -> Result<(), IngestError> {
     if auth.basic_auth.is_none() && auth.header.is_none() {
         return Err(IngestError::Misconfigured(
             "Skilljar auth has neither basicAuth nor header".into(),
@@ -117,10 +155,10 @@ fn digest_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Parses a delivery for `trigger`. Event types that the trigger does not handle are refused
 /// with 422 so that a misrouted subscription shows up at once.
-pub fn normalise(trigger: Trigger, body: &[u8]) -> Result<SkilljarDelivery, IngestError> {
-    let event: SkilljarEvent = parse_body(body)?;
+fn normalise(trigger: Trigger, body: &[u8]) -> Result<Parsed, IngestError> {
+    let event: SkilljarEvent = parse::body(body)?;
     if event.event_type == "PING" {
-        return Ok(SkilljarDelivery::Ping);
+        return Ok(Parsed::Ping);
     }
     let normalised = match trigger {
         Trigger::LearnerCreated
@@ -137,7 +175,7 @@ pub fn normalise(trigger: Trigger, body: &[u8]) -> Result<SkilljarDelivery, Inge
         },
         _ => return Err(not_handled(trigger, &event.event_type)),
     };
-    Ok(SkilljarDelivery::Event(Box::new(normalised)))
+    Ok(Parsed::Event(Box::new(normalised)))
 }
 
 fn not_handled(trigger: Trigger, event_type: &str) -> IngestError {
@@ -225,13 +263,15 @@ fn milestone_reached(
     };
 
     // Skilljar sends no delivery id: a retry repeats type, learner, milestone and timestamp.
-    let idempotency_key = derive_key(&[
+    let idempotency_key = keys::delivery_claim(
         SourcePlatform::SKILLJAR,
-        &event.event_type,
-        &learner.source_user_id,
-        &milestone_id,
-        &raw_timestamp,
-    ]);
+        &[
+            &event.event_type,
+            &learner.source_user_id,
+            &milestone_id,
+            &raw_timestamp,
+        ],
+    );
     let milestone = MilestoneReached {
         source: SourcePlatform::skilljar(),
         learner,
@@ -299,14 +339,16 @@ fn learner_created(event: SkilljarEvent) -> Result<Normalised, IngestError> {
     let domain = event.domain.and_then(|d| d.id.or(d.name)).unwrap_or_default();
 
     // Skilljar sends no delivery id: a retry repeats type, learner, course, domain and timestamp.
-    let idempotency_key = derive_key(&[
+    let idempotency_key = keys::delivery_claim(
         SourcePlatform::SKILLJAR,
-        &event.event_type,
-        &learner.source_user_id,
-        course.as_ref().map_or("", |c| c.id.as_str()),
-        &domain,
-        &raw_timestamp,
-    ]);
+        &[
+            &event.event_type,
+            &learner.source_user_id,
+            course.as_ref().map_or("", |c| c.id.as_str()),
+            &domain,
+            &raw_timestamp,
+        ],
+    );
     let learner = LearnerCreated {
         source: SourcePlatform::skilljar(),
         source_user_id: learner.source_user_id,
@@ -328,15 +370,14 @@ fn learner_created(event: SkilljarEvent) -> Result<Normalised, IngestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secrets::{BasicAuth, HeaderAuth};
     use secrecy::SecretString;
 
     const ENROLLMENT: &str = include_str!("../../../tests/fixtures/skilljar/course_enrollment.json");
 
     fn event(body: &str) -> Result<Normalised, IngestError> {
         match normalise(Trigger::LearnerCreated, body.as_bytes())? {
-            SkilljarDelivery::Event(n) => Ok(*n),
-            SkilljarDelivery::Ping => panic!("ping"),
+            Parsed::Event(n) => Ok(*n),
+            Parsed::Ping => panic!("ping"),
         }
     }
 
@@ -390,7 +431,7 @@ mod tests {
     fn ping_is_recognised() {
         for trigger in [Trigger::LearnerCreated, Trigger::MilestoneCompleted] {
             let ping = normalise(trigger, br#"{"event_type":"PING"}"#);
-            assert!(matches!(ping, Ok(SkilljarDelivery::Ping)));
+            assert!(matches!(ping, Ok(Parsed::Ping)));
         }
     }
 
@@ -402,8 +443,8 @@ mod tests {
 
     fn milestone_delivery(body: &str) -> Result<Normalised, IngestError> {
         match normalise(Trigger::MilestoneCompleted, body.as_bytes())? {
-            SkilljarDelivery::Event(n) => Ok(*n),
-            SkilljarDelivery::Ping => panic!("ping"),
+            Parsed::Event(n) => Ok(*n),
+            Parsed::Ping => panic!("ping"),
         }
     }
 

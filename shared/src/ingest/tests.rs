@@ -10,7 +10,10 @@ use serde_json::json;
 
 use super::*;
 use crate::clock::FixedClock;
+use crate::contract::{DeliveryHash, Envelope};
+use crate::idempotency::Idempotency;
 use crate::memory::{MemoryIdempotencyStore, MemoryQueue, MemorySecrets};
+use crate::secrets::CachedSecret;
 
 const ENROLLMENT: &str = include_str!("../../../tests/fixtures/skilljar/course_enrollment.json");
 const GENERIC: &str = include_str!("../../../tests/fixtures/generic/learner_created.json");
@@ -23,6 +26,7 @@ const SECRETS: &str = r#"{
 struct Harness {
     service: IngestService,
     queue: Arc<MemoryQueue>,
+    store: Arc<MemoryIdempotencyStore>,
 }
 
 fn harness() -> Harness {
@@ -39,11 +43,15 @@ fn harness_for(trigger: Trigger) -> Harness {
     let service = IngestService::new(
         trigger,
         queue.clone(),
-        Idempotency::new(store, Duration::from_secs(86_400)),
+        Idempotency::new(store.clone(), Duration::from_secs(86_400)),
         CachedSecret::new(secrets, "webhooks", Duration::from_secs(300)),
         clock,
     );
-    Harness { service, queue }
+    Harness {
+        service,
+        queue,
+        store,
+    }
 }
 
 fn skilljar_headers() -> HeaderMap {
@@ -569,5 +577,135 @@ async fn note_added_refuses_every_bad_input_class_and_enqueues_nothing() {
     assert_eq!(
         response.body["detail"],
         "at `event_type`: COURSE_COMPLETION is not handled by note-added"
+    );
+}
+
+/// The queue contract as ingest writes it: each fixture delivery becomes exactly the stored v2
+/// message (`UPDATE_QUEUE_FIXTURES=1` rewrites them, for a deliberate new version only).
+#[tokio::test]
+async fn ingest_writes_the_stored_v2_messages() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/queue");
+    let cases = [
+        (
+            Trigger::LearnerCreated,
+            "/skilljar",
+            ENROLLMENT,
+            "v2-learner-created.json",
+        ),
+        (
+            Trigger::MilestoneCompleted,
+            "/generic",
+            GENERIC_MILESTONE,
+            "v2-milestone-reached.json",
+        ),
+        (
+            Trigger::MilestoneCompleted,
+            "/generic",
+            GENERIC_TASK_CREATED,
+            "v2-task-changed.json",
+        ),
+        (Trigger::NoteAdded, "/generic", GENERIC_NOTE, "v2-note-added.json"),
+    ];
+    for (trigger, path, body, name) in cases {
+        let h = harness_for(trigger);
+        let headers = match path {
+            "/skilljar" => skilljar_headers(),
+            _ => generic_headers(body, NOW - 10),
+        };
+        let response = post(&h, path, &headers, body).await;
+        assert_eq!(response.status, StatusCode::ACCEPTED, "{name}: {}", response.body);
+        let written = format!("{}\n", h.queue.messages()[0].body);
+        if std::env::var_os("UPDATE_QUEUE_FIXTURES").is_some() {
+            std::fs::write(dir.join(name), &written).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let stored = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            written, stored,
+            "{name}: the queue message changed; see tests/fixtures/queue/README.md"
+        );
+    }
+}
+
+/// Holds `key` as an earlier claim would: made with `hash`, completed or still in progress.
+async fn held_claim(h: &Harness, key: &str, hash: &str, completed: bool) {
+    use crate::ports::{IdempotencyRecord, IdempotencyStore, RecordStatus};
+    let record = IdempotencyRecord {
+        key: key.to_owned(),
+        status: RecordStatus::InProgress,
+        expiration: NOW + 3600,
+        in_progress_expiration_ms: (NOW + 60) * 1000,
+        payload_hash: hash.to_owned(),
+        data: None,
+    };
+    let now = OffsetDateTime::from_unix_timestamp(NOW).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let written = h.store.put_if_claimable(&record, now).await;
+    assert!(
+        matches!(written, Ok(crate::ports::PutOutcome::Written)),
+        "{written:?}"
+    );
+    if completed {
+        let done = h.store.complete(key, Some("evt"), NOW + 3600).await;
+        assert!(done.is_ok(), "{done:?}");
+    }
+}
+
+/// The v1 key of the Skilljar enrollment fixture (see tests/fixtures/queue/v1-learner-created.json).
+const ENROLLMENT_KEY: &str =
+    "ingest:skilljar:e9f4c03772675e702ea9cb7e97162b745110897e87cecaccc28f93dd075a9fcf";
+
+#[tokio::test]
+async fn a_retry_of_a_delivery_accepted_before_a_deploy_is_a_duplicate() {
+    let h = harness();
+    // v1 hashed the normalised event (bare hex), so a new build's hash of the same delivery differs.
+    held_claim(&h, ENROLLMENT_KEY, &"ab".repeat(32), true).await;
+    let response = post(&h, "/skilljar", &skilljar_headers(), ENROLLMENT).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    assert_eq!(response.body["status"], "duplicate");
+    assert!(h.queue.messages().is_empty());
+}
+
+#[tokio::test]
+async fn an_identity_reused_with_other_content_is_never_answered_with_a_4xx() {
+    let h = harness();
+    let first = post(&h, "/generic", &generic_headers(GENERIC, NOW - 10), GENERIC).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    // Same sender event id, different content: refused with a 4xx, a sender may stop sending.
+    let changed = GENERIC.replace("Katherine", "Kate");
+    assert_ne!(changed, GENERIC);
+    let again = post(&h, "/generic", &generic_headers(&changed, NOW - 5), &changed).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["status"], "duplicate");
+    assert_eq!(again.body["event_id"], first.body["event_id"]);
+    assert_eq!(
+        h.queue.messages().len(),
+        1,
+        "the first content stays the one queued"
+    );
+}
+
+#[tokio::test]
+async fn a_different_delivery_under_a_claim_in_progress_is_told_to_retry() {
+    let h = harness();
+    held_claim(&h, ENROLLMENT_KEY, "sha256:00", false).await;
+    let response = post(&h, "/skilljar", &skilljar_headers(), ENROLLMENT).await;
+    assert_eq!(
+        response.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        response.body
+    );
+    assert_eq!(error_of(&response), "in_progress");
+    assert!(h.queue.messages().is_empty());
+}
+
+#[tokio::test]
+async fn the_claim_hash_is_of_the_delivery_as_received() {
+    let h = harness();
+    let response = post(&h, "/skilljar", &skilljar_headers(), ENROLLMENT).await;
+    assert_eq!(response.status, StatusCode::ACCEPTED, "{}", response.body);
+    let record = h.store.get(ENROLLMENT_KEY);
+    assert_eq!(
+        record.map(|r| r.payload_hash),
+        Some(DeliveryHash::of(ENROLLMENT.as_bytes()).as_str().to_owned())
     );
 }

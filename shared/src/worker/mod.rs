@@ -21,9 +21,11 @@ use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::clock::{Clock, invocation_deadline_ms};
-use crate::domain::{Envelope, SyncEvent};
+use crate::contract::{self, ContractError, DeliveryHash, Envelope};
+use crate::domain::SyncEvent;
 use crate::ghl::{GhlClients, GhlError};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
+use crate::keys;
 use crate::mapping::Mapping;
 use crate::ports::{EntityMap, OutboundMessage, PortError, Queue};
 
@@ -133,15 +135,26 @@ impl SyncWorker {
     pub async fn handle_record(&self, record: &SqsMessage, deadline_ms: Option<u64>) -> RecordOutcome {
         let message_id = record.message_id.as_deref().unwrap_or("");
         let body = record.body.as_deref().unwrap_or("");
-        let envelope: Envelope = match serde_json::from_str(body) {
+        let envelope = match contract::decode(body) {
             Ok(envelope) => envelope,
             Err(e) => {
                 let span = info_span!("event", message_id, event_id = "", correlation_id = "");
-                let reason = format!("unreadable message: {}", crate::json_error::kind(&e));
-                return self
-                    .park(body, None, "unreadable_message", &reason)
-                    .instrument(span)
-                    .await;
+                return match e {
+                    ContractError::Unreadable { .. } => {
+                        self.park(body, None, "unreadable_message", &e.to_string())
+                            .instrument(span)
+                            .await
+                    }
+                    // A newer ingest is live and this worker is not yet: leave it for the newer
+                    // worker (the queue's redrive policy parks it if none ever comes).
+                    ContractError::NewerVersion(_) => {
+                        let _entered = span.enter();
+                        warn!(error = %e, "left for a newer worker");
+                        RecordOutcome::Retry {
+                            reason: "newer_message_version".into(),
+                        }
+                    }
+                };
             }
         };
         let span = info_span!(
@@ -167,12 +180,13 @@ impl SyncWorker {
             Err(e) => return self.park(body, Some(envelope), e.reason(), &e.to_string()).await,
         };
         let now = self.clock.now();
-        let key = format!("sync:{}", envelope.event_id);
+        let key = keys::event_claim(&envelope.event_id);
         let deadline = invocation_deadline_ms(deadline_ms, now, CLAIM_FALLBACK);
         match self
             .idempotency
-            .claim(&key, &envelope.payload_hash(), deadline, now)
+            .claim(&key, envelope.delivery_hash.as_str(), deadline, now)
             .await
+            .or_else(accept_held_claim)
         {
             Ok(Claim::Acquired) => {}
             Ok(Claim::Completed { data }) => {
@@ -188,17 +202,7 @@ impl SyncWorker {
                     reason: "in_progress".into(),
                 };
             }
-            Err(IdempotencyError::PayloadMismatch { .. }) => {
-                return self
-                    .park(
-                        body,
-                        Some(envelope),
-                        "idempotency_conflict",
-                        "event id reused with a different payload",
-                    )
-                    .await;
-            }
-            Err(IdempotencyError::Store(e)) => {
+            Err(e) => {
                 warn!(error = %e, "idempotency store unavailable");
                 return RecordOutcome::Retry {
                     reason: "idempotency_store".into(),
@@ -280,6 +284,21 @@ impl SyncWorker {
                 }
             }
         }
+    }
+}
+
+/// A claim made with another hash: an identity that was accepted is never refused. Different
+/// content under one event id is logged loudly for the operator; an older version's hash (v1
+/// messages hashed the event, not the delivery) is simply another way of writing the same one.
+fn accept_held_claim(err: IdempotencyError) -> Result<Claim, PortError> {
+    match err {
+        IdempotencyError::PayloadMismatch { held, held_hash, .. } => {
+            if DeliveryHash::comparable_with(&held_hash) {
+                error!("event id reused with a different delivery; treated as the one claimed first");
+            }
+            Ok(held)
+        }
+        IdempotencyError::Store(e) => Err(e),
     }
 }
 

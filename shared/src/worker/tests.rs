@@ -130,6 +130,7 @@ async fn unavailable_credentials_fail_the_item_for_redelivery() -> Result<(), Gh
         "ingest:skilljar:k".into(),
         "corr".into(),
         time::OffsetDateTime::UNIX_EPOCH,
+        DeliveryHash::of(b"a delivery"),
         SyncEvent::LearnerCreated(learner()),
     );
     let body = serde_json::to_string(&envelope).map_err(|e| GhlError::Transport(e.to_string()))?;

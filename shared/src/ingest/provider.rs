@@ -1,0 +1,102 @@
+//! What a provider is: a sender of webhooks with its own way of proving who it is and its own body
+//! format. Each one is a file implementing [`Provider`]; the pipeline (`service`) is the same for
+//! all of them, and routes to one by the last segment of the path (`/learner-created/skilljar`).
+
+use std::collections::BTreeMap;
+
+use http::HeaderMap;
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use time::OffsetDateTime;
+
+use crate::domain::SyncEvent;
+use crate::ingest::error::IngestError;
+use crate::secrets::parse_secret;
+
+/// Which ingest function is running; decides which event types a provider may send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    LearnerCreated,
+    MilestoneCompleted,
+    NoteAdded,
+}
+
+impl Trigger {
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::LearnerCreated => "learner-created",
+            Trigger::MilestoneCompleted => "milestone-completed",
+            Trigger::NoteAdded => "note-added",
+        }
+    }
+}
+
+/// A delivery as it arrived, before anything is believed about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// A delivery turned into a canonical event plus the key that identifies it across retries.
+#[derive(Debug)]
+pub struct Normalised {
+    pub idempotency_key: String,
+    pub event: SyncEvent,
+}
+
+/// What a delivery turned out to be.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A liveness check (Skilljar's `PING`): answered 2xx, nothing enqueued.
+    Ping,
+    Event(Box<Normalised>),
+}
+
+/// The two things that differ between senders.
+pub trait Provider {
+    /// The route segment, and the key of this provider's section in the webhook secret.
+    const NAME: &'static str;
+
+    /// This provider's section of the webhook secret (`WEBHOOK_SECRET_ID`).
+    type Auth: DeserializeOwned;
+
+    /// Checks that the delivery comes from the configured sender; nothing else is read before.
+    fn authenticate(
+        delivery: &Delivery<'_>,
+        auth: &Self::Auth,
+        now: OffsetDateTime,
+    ) -> Result<(), IngestError>;
+
+    /// Reads the body into the canonical event `trigger` takes, or says precisely what is wrong.
+    fn normalise(trigger: Trigger, delivery: &Delivery<'_>) -> Result<Parsed, IngestError>;
+}
+
+/// The webhook secret document: one section per provider, under its name. Each section is kept as
+/// secret text and parsed only by the provider that owns it, so one provider's shape is the
+/// business of its own file, and a malformed section breaks only that provider.
+#[derive(Debug, Default, Deserialize)]
+pub struct WebhookSecrets(BTreeMap<String, Section>);
+
+/// One provider's section, as secret text.
+#[derive(Debug)]
+struct Section(SecretString);
+
+impl<'de> Deserialize<'de> for Section {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(Section(SecretString::from(value.to_string())))
+    }
+}
+
+impl WebhookSecrets {
+    /// Provider `P`'s credentials; a missing or malformed section is the operator's problem (500),
+    /// reported by path only.
+    pub fn auth<P: Provider>(&self, secret_id: &str) -> Result<P::Auth, IngestError> {
+        let section = self.0.get(P::NAME).ok_or_else(|| {
+            IngestError::Misconfigured(format!("webhook secret has no `{}` entry", P::NAME))
+        })?;
+        Ok(parse_secret(&format!("{secret_id}#{}", P::NAME), &section.0)?)
+    }
+}

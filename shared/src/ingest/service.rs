@@ -1,0 +1,244 @@
+//! The pipeline every ingest function runs: route → size and type checks → the provider
+//! authenticates and normalises → claim the delivery's identity → enqueue → mark it done.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::json;
+use time::OffsetDateTime;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::clock::{Clock, invocation_deadline_ms};
+use crate::contract::{self, DeliveryHash, Envelope};
+use crate::idempotency::{Claim, Idempotency, IdempotencyError};
+use crate::ingest::error::{IngestError, IngestResponse, MAX_BODY_BYTES};
+use crate::ingest::generic::Generic;
+use crate::ingest::provider::{Delivery, Parsed, Provider, Trigger, WebhookSecrets};
+use crate::ingest::skilljar::Skilljar;
+use crate::ports::Queue;
+use crate::secrets::CachedSecret;
+
+/// How one provider's deliveries are received: authenticate with its secret section, normalise.
+type Receive =
+    fn(&WebhookSecrets, &str, &Delivery<'_>, Trigger, OffsetDateTime) -> Result<Parsed, IngestError>;
+
+/// The providers, by the last segment of the route. Adding one is its file and an arm here.
+fn route(path: &str) -> Result<Receive, IngestError> {
+    match path.trim_end_matches('/').rsplit('/').next() {
+        Some(Skilljar::NAME) => Ok(receive::<Skilljar>),
+        Some(Generic::NAME) => Ok(receive::<Generic>),
+        _ => Err(IngestError::NotFound(path.to_owned())),
+    }
+}
+
+fn receive<P: Provider>(
+    secrets: &WebhookSecrets,
+    secret_id: &str,
+    delivery: &Delivery<'_>,
+    trigger: Trigger,
+    now: OffsetDateTime,
+) -> Result<Parsed, IngestError> {
+    let auth = secrets.auth::<P>(secret_id)?;
+    P::authenticate(delivery, &auth, now)?;
+    P::normalise(trigger, delivery)
+}
+
+/// The parts of an HTTP request the pipeline reads; built by the Lambda edge.
+pub struct IngestRequest<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    /// API Gateway's request id, the fallback correlation id.
+    pub request_id: Option<&'a str>,
+    /// The invocation's deadline in epoch ms as Lambda reports it.
+    pub deadline_ms: Option<u64>,
+}
+
+pub struct IngestService {
+    trigger: Trigger,
+    queue: Arc<dyn Queue>,
+    idempotency: Idempotency,
+    secrets: CachedSecret<WebhookSecrets>,
+    clock: Arc<dyn Clock>,
+}
+
+/// How long an IN_PROGRESS ingest claim may live when Lambda reports no usable deadline.
+const CLAIM_FALLBACK: Duration = Duration::from_secs(30);
+
+impl IngestService {
+    pub fn new(
+        trigger: Trigger,
+        queue: Arc<dyn Queue>,
+        idempotency: Idempotency,
+        secrets: CachedSecret<WebhookSecrets>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            trigger,
+            queue,
+            idempotency,
+            secrets,
+            clock,
+        }
+    }
+
+    /// Handles one delivery inside a span that carries its correlation id.
+    pub async fn handle(&self, request: IngestRequest<'_>) -> IngestResponse {
+        let correlation_id = correlation_id(request.headers, request.request_id);
+        let span =
+            info_span!("delivery", trigger = self.trigger.name(), path = request.path, %correlation_id);
+        async {
+            match self.accept(&request, correlation_id.clone()).await {
+                Ok(response) => response,
+                Err(err) => err.into_response(),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn accept(
+        &self,
+        request: &IngestRequest<'_>,
+        correlation_id: String,
+    ) -> Result<IngestResponse, IngestError> {
+        let receive = route(request.path)?;
+        if request.method != Method::POST {
+            return Err(IngestError::MethodNotAllowed(request.method.to_string()));
+        }
+        if request.body.len() > MAX_BODY_BYTES {
+            return Err(IngestError::PayloadTooLarge {
+                size: request.body.len(),
+            });
+        }
+        check_content_type(request.headers)?;
+        let secrets = self.secrets.get().await?;
+        let delivery = Delivery {
+            headers: request.headers,
+            body: request.body,
+        };
+        let normalised = match receive(
+            &secrets,
+            self.secrets.id(),
+            &delivery,
+            self.trigger,
+            self.clock.now(),
+        )? {
+            Parsed::Ping => {
+                return Ok(IngestResponse {
+                    status: StatusCode::OK,
+                    body: json!({ "status": "pong" }),
+                });
+            }
+            Parsed::Event(normalised) => *normalised,
+        };
+        let envelope = Envelope::new(
+            normalised.idempotency_key,
+            correlation_id,
+            self.clock.now(),
+            DeliveryHash::of(request.body),
+            normalised.event,
+        );
+        self.enqueue_once(&envelope, request.deadline_ms).await
+    }
+
+    /// Claim the delivery's key, enqueue, then mark it done. If the enqueue fails the claim is
+    /// released and the sender told to retry: an accepted delivery is never lost, and a
+    /// redelivery of an enqueued one never enqueues twice.
+    async fn enqueue_once(
+        &self,
+        envelope: &Envelope,
+        deadline_ms: Option<u64>,
+    ) -> Result<IngestResponse, IngestError> {
+        let now = self.clock.now();
+        let deadline = invocation_deadline_ms(deadline_ms, now, CLAIM_FALLBACK);
+        let key = &envelope.idempotency_key;
+        let claim = self
+            .idempotency
+            .claim(key, envelope.delivery_hash.as_str(), deadline, now)
+            .await;
+        let held = match claim {
+            Ok(Claim::Acquired) => None,
+            Ok(held) => Some(held),
+            // An identity accepted before is never refused (a 4xx makes Skilljar disable the
+            // subscription): the conflict is the operator's to look into, the answer a duplicate.
+            Err(IdempotencyError::PayloadMismatch { held, held_hash, .. }) => {
+                if DeliveryHash::comparable_with(&held_hash) {
+                    error!(
+                        event_id = %envelope.event_id,
+                        "delivery identity reused with different content; answered as a duplicate, not queued"
+                    );
+                } else {
+                    info!(event_id = %envelope.event_id, "first accepted by an earlier version; same delivery");
+                }
+                Some(held)
+            }
+            Err(IdempotencyError::Store(e)) => return Err(IngestError::Unavailable(e.to_string())),
+        };
+        match held {
+            None => {}
+            Some(Claim::InProgress) => return Err(IngestError::InProgress),
+            Some(_) => {
+                info!(event_id = %envelope.event_id, "duplicate delivery; already queued");
+                return Ok(IngestResponse {
+                    status: StatusCode::OK,
+                    body: json!({ "status": "duplicate", "event_id": envelope.event_id }),
+                });
+            }
+        }
+
+        let message = contract::encode(envelope).map_err(|e| IngestError::Misconfigured(e.to_string()))?;
+        if let Err(err) = self.queue.send(&message).await {
+            if let Err(release) = self.idempotency.release(key).await {
+                // The claim expires with the invocation deadline, so the retry still gets through.
+                warn!(error = %release, "could not release ingest claim");
+            }
+            return Err(IngestError::Unavailable(err.to_string()));
+        }
+        if let Err(err) = self
+            .idempotency
+            .complete(key, Some(envelope.event_id.as_str()), self.clock.now())
+            .await
+        {
+            // Already queued: a redelivery after the claim expires enqueues again, and the worker's
+            // own idempotency (same event id) absorbs it.
+            warn!(error = %err, "queued, but could not mark ingest claim completed");
+        }
+        info!(event_id = %envelope.event_id, event_type = envelope.event.kind(), "delivery queued");
+        Ok(IngestResponse {
+            status: StatusCode::ACCEPTED,
+            body: json!({
+                "status": "accepted",
+                "event_id": envelope.event_id,
+                "correlation_id": envelope.correlation_id,
+            }),
+        })
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
+    let value = headers
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("<not text>"))
+        .unwrap_or("");
+    let essence = value.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(IngestError::UnsupportedMediaType(value.to_owned()))
+    }
+}
+
+/// The sender's `X-Correlation-Id` if it is sane, else API Gateway's request id, else a new one.
+pub fn correlation_id(headers: &HeaderMap, request_id: Option<&str>) -> String {
+    let sane = |v: &str| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic());
+    headers
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| sane(v))
+        .or(request_id.filter(|v| sane(v)))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
