@@ -8,8 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::domain::{LearnerCreated, MilestoneKind, MilestoneReached, SourcePlatform};
-use crate::ghl::CustomFieldRef;
+use crate::domain::{FieldRef, LearnerCreated, MilestoneKind, MilestoneReached, SourcePlatform};
 
 /// `config/mapping.toml` as it was when the binary was built.
 pub const BUNDLED: &str = include_str!("../../config/mapping.toml");
@@ -49,30 +48,13 @@ pub struct ContactRules {
     pub tags: Vec<String>,
     /// GHL custom field for the learner's role.
     #[serde(default)]
-    pub role_field: Option<GhlField>,
+    pub role_field: Option<FieldRef>,
     /// GHL custom field for the LMS user id.
     #[serde(default)]
-    pub user_id_field: Option<GhlField>,
+    pub user_id_field: Option<FieldRef>,
     /// LMS custom field key → GHL custom field.
     #[serde(default)]
-    pub custom_fields: BTreeMap<String, GhlField>,
-}
-
-/// A GHL custom field by key (`employee_count` or `contact.employee_count`), or `{ id = "…" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum GhlField {
-    Key(String),
-    Id { id: String },
-}
-
-impl GhlField {
-    pub fn to_ref(&self) -> CustomFieldRef {
-        match self {
-            GhlField::Key(key) => CustomFieldRef::Key(key.clone()),
-            GhlField::Id { id } => CustomFieldRef::Id(id.clone()),
-        }
-    }
+    pub custom_fields: BTreeMap<String, FieldRef>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -158,7 +140,7 @@ pub struct NoteAddedRules {
     pub template: Option<Spanned<String>>,
     /// Note context key → GHL custom field, written to the contact (`PUT /contacts/:id`).
     #[serde(default)]
-    pub context_fields: BTreeMap<String, GhlField>,
+    pub context_fields: BTreeMap<String, FieldRef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,8 +247,8 @@ impl Mapping {
             .chain(self.contact.user_id_field.iter().map(|f| ("user_id_field", f)));
         for (name, field) in fields {
             let empty = match field {
-                GhlField::Key(k) => k.trim().is_empty(),
-                GhlField::Id { id } => id.trim().is_empty(),
+                FieldRef::Key(k) => k.trim().is_empty(),
+                FieldRef::Id { id } => id.trim().is_empty(),
             };
             if empty {
                 return Err(format!(
@@ -389,8 +371,8 @@ impl Mapping {
             .chain(&self.contact.user_id_field)
             .chain(self.note_added.context_fields.values())
             .filter_map(|f| match f {
-                GhlField::Key(k) => Some(k.clone()),
-                GhlField::Id { .. } => None,
+                FieldRef::Key(k) => Some(k.clone()),
+                FieldRef::Id { .. } => None,
             })
             .chain(
                 self.milestones
