@@ -12,7 +12,7 @@ pub use model::{
     ContactRules, KindMatch, LearnerCreatedRules, Mapping, MilestoneRule, NoteAddedRules, NoteTemplate,
     ProviderRules, TagRule, TaskTemplate,
 };
-pub use template::{PLACEHOLDERS, placeholders, render};
+pub use template::{Placeholder, Template};
 
 /// `config/mapping.toml` as it was when the binary was built.
 pub const BUNDLED: &str = include_str!("../../../config/mapping.toml");
@@ -66,5 +66,16 @@ mod tests {
             ["department", "last_course", "lms_role", "lms_user_id"]
         );
         Ok(())
+    }
+
+    #[test]
+    fn the_bundled_file_documents_every_placeholder() {
+        for placeholder in Placeholder::ALL {
+            let written = format!("{{{}}}", placeholder.name());
+            assert!(
+                BUNDLED.contains(&written),
+                "{written} is missing from config/mapping.toml"
+            );
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::template::Template;
 use crate::domain::{FieldRef, LearnerCreated, MilestoneKind, MilestoneReached, SourcePlatform};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -123,7 +124,7 @@ pub struct MilestoneRule {
     pub note: Option<Spanned<String>>,
     /// GHL custom field → template, written to the contact on completion.
     #[serde(default)]
-    pub update_fields: BTreeMap<String, Spanned<String>>,
+    pub update_fields: BTreeMap<String, Spanned<Template>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -140,9 +141,9 @@ pub struct NoteAddedRules {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskTemplate {
-    pub title: Spanned<String>,
+    pub title: Spanned<Template>,
     #[serde(default)]
-    pub body: Option<Spanned<String>>,
+    pub body: Option<Spanned<Template>>,
     /// Due this many days after the event (default 7).
     #[serde(default = "default_due_days")]
     pub due_in_days: i64,
@@ -159,8 +160,8 @@ fn default_due_days() -> i64 {
 #[serde(deny_unknown_fields)]
 pub struct NoteTemplate {
     #[serde(default)]
-    pub title: Option<Spanned<String>>,
-    pub body: Spanned<String>,
+    pub title: Option<Spanned<Template>>,
+    pub body: Spanned<Template>,
 }
 
 impl Mapping {

@@ -1,7 +1,7 @@
 //! Checks serde cannot make: references between sections, non-empty names, known placeholders.
 
 use super::Mapping;
-use super::template::{PLACEHOLDERS, placeholders};
+use super::template::Placeholder;
 use crate::domain::FieldRef;
 
 impl Mapping {
@@ -75,11 +75,12 @@ impl Mapping {
             )
             .chain(self.milestones.iter().flat_map(|m| m.update_fields.values()));
         for template in templates {
-            if let Some(unknown) = placeholders(template.get_ref()).find(|p| !PLACEHOLDERS.contains(p)) {
+            if let Some(unknown) = template.get_ref().unknown().next() {
+                let known: Vec<&str> = Placeholder::ALL.iter().map(|p| p.name()).collect();
                 return Err(format!(
                     "line {}: unknown placeholder {{{unknown}}}; known: {}",
                     at(template.span()),
-                    PLACEHOLDERS.join(", ")
+                    known.join(", ")
                 ));
             }
         }

@@ -9,7 +9,6 @@ use super::templates::Values;
 use super::{SyncError, SyncWorker};
 use crate::domain::{FieldRef, MilestoneReached, Progress};
 use crate::ghl::{ContactFields, GhlClient};
-use crate::mapping::render;
 
 /// Returns a summary of what was done (for the idempotency record and logs).
 pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) -> Result<String, SyncError> {
@@ -89,7 +88,7 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) ->
                 let fields = rule.update_fields.iter().map(|(key, template)| {
                     (
                         FieldRef::Key(key.clone()),
-                        render(template.get_ref(), |n| values.get(n)),
+                        template.get_ref().render(|p| values.get(p)),
                     )
                 });
                 let custom_fields = custom_fields(ghl, fields).await?;
