@@ -8,6 +8,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+/// A CRM custom field, named by key (`employee_count`, or `contact.employee_count` as GHL lists it)
+/// or as `{ id = "…" }`. The mapping names fields this way; the GHL client resolves keys to ids,
+/// because GHL writes fields by id only.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum FieldRef {
+    Key(String),
+    Id { id: String },
+}
+
 /// The platform an event came from, as a lowercase slug (`skilljar`, `talentlms`, `trainual`,
 /// `talknotes`, or a custom sender's own name). Mapping rules (tags, locations) key on it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

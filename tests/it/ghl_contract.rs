@@ -3,9 +3,10 @@
 
 use futures_util::TryStreamExt;
 use integration_tests::{prism_locations_url, prism_oauth_url, prism_url, prism_violations, static_client};
+use lms_ghl::domain::FieldRef;
 use lms_ghl::ghl::{
-    ContactFields, CustomFieldRef, GhlClient, Idempotence, NewTask, NoteFields, OAuthTokens, SearchQuery,
-    TaskFields, TokenEndpoint, http_client,
+    ContactFields, GhlClient, Idempotence, NewTask, NoteFields, OAuthTokens, SearchQuery, TaskFields,
+    TokenEndpoint, http_client,
 };
 use secrecy::SecretString;
 
@@ -128,14 +129,14 @@ async fn custom_fields_resolve_through_the_locations_api() -> Result<(), lms_ghl
     let key = first.field_key.clone().unwrap_or_default();
     let resolved = ghl
         .resolve_custom_fields(&[
-            (CustomFieldRef::Key(key.clone()), "42".into()),
-            (CustomFieldRef::Id("x".into()), "y".into()),
+            (FieldRef::Key(key.clone()), "42".into()),
+            (FieldRef::Id { id: "x".into() }, "y".into()),
         ])
         .await?;
     assert_eq!(resolved[0].id, first.id);
     assert_eq!(resolved[1].id, "x");
     let unknown = ghl
-        .resolve_custom_fields(&[(CustomFieldRef::Key("no_such_field".into()), "1".into())])
+        .resolve_custom_fields(&[(FieldRef::Key("no_such_field".into()), "1".into())])
         .await;
     assert!(
         matches!(unknown, Err(lms_ghl::ghl::GhlError::UnknownCustomField { .. })),

@@ -7,7 +7,8 @@ use tokio::sync::RwLock;
 
 use super::client::{Call, GhlClient};
 use super::error::GhlError;
-use super::types::{CustomFieldDefinition, CustomFieldList, CustomFieldRef, CustomFieldValue};
+use super::types::{CustomFieldDefinition, CustomFieldList, CustomFieldValue};
+use crate::domain::FieldRef;
 
 #[derive(Default)]
 pub(crate) struct CustomFieldCache {
@@ -38,9 +39,9 @@ impl GhlClient {
     /// error that names it.
     pub async fn resolve_custom_fields(
         &self,
-        values: &[(CustomFieldRef, String)],
+        values: &[(FieldRef, String)],
     ) -> Result<Vec<CustomFieldValue>, GhlError> {
-        if values.iter().all(|(r, _)| matches!(r, CustomFieldRef::Id(_))) {
+        if values.iter().all(|(r, _)| matches!(r, FieldRef::Id { .. })) {
             return Ok(values.iter().filter_map(|(r, v)| id_write(r, v)).collect());
         }
         let definitions = self.custom_fields().await?;
@@ -48,11 +49,11 @@ impl GhlClient {
         values
             .iter()
             .map(|(field, value)| match field {
-                CustomFieldRef::Id(id) => Ok(CustomFieldValue {
+                FieldRef::Id { id } => Ok(CustomFieldValue {
                     id: id.clone(),
                     field_value: value.clone(),
                 }),
-                CustomFieldRef::Key(key) => definitions
+                FieldRef::Key(key) => definitions
                     .iter()
                     .find(|d| key_matches(d.field_key.as_deref(), key))
                     .map(|d| CustomFieldValue {
@@ -78,13 +79,13 @@ impl GhlClient {
     }
 }
 
-fn id_write(field: &CustomFieldRef, value: &str) -> Option<CustomFieldValue> {
+fn id_write(field: &FieldRef, value: &str) -> Option<CustomFieldValue> {
     match field {
-        CustomFieldRef::Id(id) => Some(CustomFieldValue {
+        FieldRef::Id { id } => Some(CustomFieldValue {
             id: id.clone(),
             field_value: value.to_owned(),
         }),
-        CustomFieldRef::Key(_) => None,
+        FieldRef::Key(_) => None,
     }
 }
 

@@ -12,13 +12,6 @@ pub struct CustomFieldValue {
     pub field_value: String,
 }
 
-/// A custom field as callers name it, before resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CustomFieldRef {
-    Id(String),
-    Key(String),
-}
-
 /// A custom field read back from a contact: `{id, value}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct CustomFieldReading {

@@ -1,8 +1,8 @@
 //! Finding or creating the GHL contact an event is about, and writing mapped custom fields.
 
 use super::{SyncError, SyncWorker};
-use crate::domain::{LearnerRef, SourcePlatform};
-use crate::ghl::{ContactFields, CustomFieldRef, CustomFieldValue, GhlClient};
+use crate::domain::{FieldRef, LearnerRef, SourcePlatform};
+use crate::ghl::{ContactFields, CustomFieldValue, GhlClient};
 use crate::ports::ContactLink;
 
 /// The learner's contact id: from the entity map, or by upserting on their email (an event may
@@ -21,7 +21,7 @@ pub(crate) async fn ensure_contact(
         .contact
         .user_id_field
         .iter()
-        .map(|f| (f.to_ref(), learner.source_user_id.clone()));
+        .map(|f| (f.clone(), learner.source_user_id.clone()));
     let fields = ContactFields {
         first_name: learner.first_name.clone(),
         last_name: learner.last_name.clone(),
@@ -55,9 +55,9 @@ pub(crate) async fn remember_contact(
 /// Resolves mapped fields (by key or id) to the id-based writes GHL accepts.
 pub(crate) async fn custom_fields(
     ghl: &GhlClient,
-    values: impl IntoIterator<Item = (CustomFieldRef, String)>,
+    values: impl IntoIterator<Item = (FieldRef, String)>,
 ) -> Result<Vec<CustomFieldValue>, SyncError> {
-    let refs: Vec<(CustomFieldRef, String)> = values.into_iter().collect();
+    let refs: Vec<(FieldRef, String)> = values.into_iter().collect();
     if refs.is_empty() {
         return Ok(Vec::new());
     }

@@ -7,9 +7,9 @@ use super::contact::{custom_fields, remember_contact};
 use super::effects::ensure_task;
 use super::templates::Values;
 use super::{SyncError, SyncWorker};
-use crate::domain::LearnerCreated;
+use crate::domain::{FieldRef, LearnerCreated};
 use crate::ghl::{ContactFields, GhlClient};
-use crate::mapping::{GhlField, Mapping};
+use crate::mapping::Mapping;
 
 /// Returns the GHL contact id.
 pub async fn sync(
@@ -19,7 +19,7 @@ pub async fn sync(
 ) -> Result<String, SyncError> {
     let mapped = mapped_fields(learner, &worker.mapping);
     let mut request = upsert_request(learner, &worker.mapping);
-    request.custom_fields = custom_fields(ghl, mapped.iter().map(|(f, v)| (f.to_ref(), v.clone()))).await?;
+    request.custom_fields = custom_fields(ghl, mapped.into_iter().map(|(f, v)| (f.clone(), v))).await?;
     let contact_id = ghl.upsert_contact(&request).await?.contact.id;
     let tags = worker.mapping.learner_tags(learner);
     if !tags.is_empty() {
@@ -62,7 +62,7 @@ pub fn upsert_request(learner: &LearnerCreated, mapping: &Mapping) -> ContactFie
 }
 
 /// Role, LMS user id and the LMS custom fields the mapping names, with their values.
-pub fn mapped_fields<'a>(learner: &LearnerCreated, mapping: &'a Mapping) -> Vec<(&'a GhlField, String)> {
+pub fn mapped_fields<'a>(learner: &LearnerCreated, mapping: &'a Mapping) -> Vec<(&'a FieldRef, String)> {
     let contact = &mapping.contact;
     let role = contact.role_field.as_ref().zip(learner.role.clone());
     let user_id = contact

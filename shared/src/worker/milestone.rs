@@ -7,9 +7,8 @@ use super::contact::{custom_fields, ensure_contact};
 use super::effects::{complete_task, ensure_note, ensure_task};
 use super::templates::Values;
 use super::{SyncError, SyncWorker};
-use crate::domain::{MilestoneReached, Progress};
-use crate::ghl::{ContactFields, CustomFieldRef, GhlClient};
-use crate::mapping::render;
+use crate::domain::{FieldRef, MilestoneReached, Progress};
+use crate::ghl::{ContactFields, GhlClient};
 
 /// Returns a summary of what was done (for the idempotency record and logs).
 pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) -> Result<String, SyncError> {
@@ -88,8 +87,8 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) ->
             if !rule.update_fields.is_empty() {
                 let fields = rule.update_fields.iter().map(|(key, template)| {
                     (
-                        CustomFieldRef::Key(key.clone()),
-                        render(template.get_ref(), |n| values.get(n)),
+                        FieldRef::Key(key.clone()),
+                        template.get_ref().render(|p| values.get(p)),
                     )
                 });
                 let custom_fields = custom_fields(ghl, fields).await?;

@@ -36,7 +36,7 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, n: &NoteAdded) -> Result
     let context = n
         .context
         .iter()
-        .filter_map(|(k, v)| rules.context_fields.get(k).map(|f| (f.to_ref(), v.clone())));
+        .filter_map(|(k, v)| rules.context_fields.get(k).map(|f| (f.clone(), v.clone())));
     let fields = custom_fields(ghl, context).await?;
     if !fields.is_empty() {
         ghl.update_contact(

@@ -6,9 +6,9 @@ use time::{Duration, OffsetDateTime};
 use super::effects::TaskSpec;
 use crate::domain::{CourseRef, LearnerRef, SourcePlatform};
 use crate::ghl::NoteFields;
-use crate::mapping::{NoteTemplate, TaskTemplate, render};
+use crate::mapping::{NoteTemplate, Placeholder, TaskTemplate};
 
-/// The values an event offers to templates (see `mapping::PLACEHOLDERS`).
+/// The values an event offers to templates.
 #[derive(Debug, Default)]
 pub(crate) struct Values<'a> {
     pub source: Option<&'a SourcePlatform>,
@@ -21,16 +21,16 @@ pub(crate) struct Values<'a> {
 }
 
 impl Values<'_> {
-    pub fn get(&self, name: &str) -> Option<String> {
+    pub fn get(&self, placeholder: Placeholder) -> Option<String> {
         let learner = self.learner;
         let text = |v: Option<&str>| v.map(str::to_owned);
-        match name {
-            "source" => self.source.map(ToString::to_string),
-            "learner.id" => learner.map(|l| l.source_user_id.clone()),
-            "learner.email" => learner.map(|l| l.email.as_str().to_owned()),
-            "learner.first_name" => learner.and_then(|l| l.first_name.clone()),
-            "learner.last_name" => learner.and_then(|l| l.last_name.clone()),
-            "learner.name" => learner.map(|l| {
+        match placeholder {
+            Placeholder::Source => self.source.map(ToString::to_string),
+            Placeholder::LearnerId => learner.map(|l| l.source_user_id.clone()),
+            Placeholder::LearnerEmail => learner.map(|l| l.email.as_str().to_owned()),
+            Placeholder::LearnerFirstName => learner.and_then(|l| l.first_name.clone()),
+            Placeholder::LearnerLastName => learner.and_then(|l| l.last_name.clone()),
+            Placeholder::LearnerName => learner.map(|l| {
                 let name = [l.first_name.as_deref(), l.last_name.as_deref()]
                     .into_iter()
                     .flatten()
@@ -42,19 +42,18 @@ impl Values<'_> {
                     name
                 }
             }),
-            "course.id" => self.course.map(|c| c.id.clone()),
-            "course.title" => self.course.and_then(|c| c.title.clone()),
-            "milestone.kind" => self.milestone.map(|m| m.0.to_owned()),
-            "milestone.id" => self.milestone.map(|m| m.1.to_owned()),
-            "milestone.title" => self.milestone.map(|m| m.2.unwrap_or(m.1).to_owned()),
-            "milestone.score" => self.milestone.and_then(|m| text(m.3)),
-            "note.title" => self.note.and_then(|n| text(n.0)),
-            "note.content" => self.note.map(|n| n.1.to_owned()),
-            "note.author" => self.note.and_then(|n| text(n.2)),
-            "task.title" => text(self.task_title),
-            "occurred_at" => self.occurred_at.and_then(|t| t.format(&Rfc3339).ok()),
-            "occurred_date" => self.occurred_at.map(|t| t.date().to_string()),
-            _ => None,
+            Placeholder::CourseId => self.course.map(|c| c.id.clone()),
+            Placeholder::CourseTitle => self.course.and_then(|c| c.title.clone()),
+            Placeholder::MilestoneKind => self.milestone.map(|m| m.0.to_owned()),
+            Placeholder::MilestoneId => self.milestone.map(|m| m.1.to_owned()),
+            Placeholder::MilestoneTitle => self.milestone.map(|m| m.2.unwrap_or(m.1).to_owned()),
+            Placeholder::MilestoneScore => self.milestone.and_then(|m| text(m.3)),
+            Placeholder::NoteTitle => self.note.and_then(|n| text(n.0)),
+            Placeholder::NoteContent => self.note.map(|n| n.1.to_owned()),
+            Placeholder::NoteAuthor => self.note.and_then(|n| text(n.2)),
+            Placeholder::TaskTitle => text(self.task_title),
+            Placeholder::OccurredAt => self.occurred_at.and_then(|t| t.format(&Rfc3339).ok()),
+            Placeholder::OccurredDate => self.occurred_at.map(|t| t.date().to_string()),
         }
     }
 
@@ -62,11 +61,11 @@ impl Values<'_> {
     pub fn task(&self, template: &TaskTemplate) -> TaskSpec {
         let at = self.occurred_at.unwrap_or(OffsetDateTime::UNIX_EPOCH);
         TaskSpec {
-            title: render(template.title.get_ref(), |n| self.get(n)),
+            title: template.title.get_ref().render(|p| self.get(p)),
             body: template
                 .body
                 .as_ref()
-                .map(|b| render(b.get_ref(), |n| self.get(n)))
+                .map(|b| b.get_ref().render(|p| self.get(p)))
                 .unwrap_or_default(),
             due_date: due(at, template.due_in_days),
             assignee: template.assignee.clone(),
@@ -78,9 +77,9 @@ impl Values<'_> {
             title: template
                 .title
                 .as_ref()
-                .map(|t| render(t.get_ref(), |n| self.get(n)))
+                .map(|t| t.get_ref().render(|p| self.get(p)))
                 .filter(|t| !t.is_empty()),
-            body: Some(render(template.body.get_ref(), |n| self.get(n))),
+            body: Some(template.body.get_ref().render(|p| self.get(p))),
             user_id: None,
         }
     }

@@ -63,13 +63,10 @@ fn upsert_request_maps_names_contact_role_and_only_mapped_custom_fields() -> Res
         fields,
         [
             (
-                crate::mapping::GhlField::Key("lms_role".into()),
+                crate::domain::FieldRef::Key("lms_role".into()),
                 "Instructor".to_owned()
             ),
-            (
-                crate::mapping::GhlField::Id { id: "fld1".into() },
-                "42".to_owned()
-            ),
+            (crate::domain::FieldRef::Id { id: "fld1".into() }, "42".to_owned()),
         ]
     );
     Ok(())

@@ -1,0 +1,126 @@
+//! Checks serde cannot make: references between sections, non-empty names, known placeholders.
+
+use super::Mapping;
+use super::template::Placeholder;
+use crate::domain::FieldRef;
+
+impl Mapping {
+    pub(super) fn validate(&self, text: &str) -> Result<(), String> {
+        let at = |span: std::ops::Range<usize>| line_of(text, span.start);
+        let tags = self
+            .contact
+            .tags
+            .iter()
+            .chain(self.providers.values().flat_map(|p| &p.tags))
+            .chain(self.courses.values().flat_map(|c| &c.tags))
+            .chain(self.milestones.iter().flat_map(|m| &m.tags));
+        if tags.into_iter().any(|t| t.trim().is_empty()) {
+            return Err("tags must not be empty strings".into());
+        }
+        let fields = self
+            .contact
+            .custom_fields
+            .iter()
+            .chain(&self.note_added.context_fields)
+            .map(|(k, f)| (k.as_str(), f))
+            .chain(self.contact.role_field.iter().map(|f| ("role_field", f)))
+            .chain(self.contact.user_id_field.iter().map(|f| ("user_id_field", f)));
+        for (name, field) in fields {
+            let empty = match field {
+                FieldRef::Key(k) => k.trim().is_empty(),
+                FieldRef::Id { id } => id.trim().is_empty(),
+            };
+            if empty {
+                return Err(format!(
+                    "{name}: a GHL custom field key or {{ id = \"…\" }} is required"
+                ));
+            }
+        }
+        let task_refs = self.learner_created.tasks.iter().chain(
+            self.milestones
+                .iter()
+                .flat_map(|m| m.on_start.iter().chain(m.task.iter())),
+        );
+        for reference in task_refs {
+            if !self.task_templates.contains_key(reference.get_ref()) {
+                return Err(format!(
+                    "line {}: no [task_templates.{}]",
+                    at(reference.span()),
+                    reference.get_ref()
+                ));
+            }
+        }
+        let note_refs = self
+            .milestones
+            .iter()
+            .filter_map(|m| m.note.as_ref())
+            .chain(self.note_added.template.iter());
+        for reference in note_refs {
+            if !self.note_templates.contains_key(reference.get_ref()) {
+                return Err(format!(
+                    "line {}: no [note_templates.{}]",
+                    at(reference.span()),
+                    reference.get_ref()
+                ));
+            }
+        }
+        let templates = self
+            .task_templates
+            .values()
+            .flat_map(|t| std::iter::once(&t.title).chain(t.body.iter()))
+            .chain(
+                self.note_templates
+                    .values()
+                    .flat_map(|n| n.title.iter().chain(std::iter::once(&n.body))),
+            )
+            .chain(self.milestones.iter().flat_map(|m| m.update_fields.values()));
+        for template in templates {
+            if let Some(unknown) = template.get_ref().unknown().next() {
+                let known: Vec<&str> = Placeholder::ALL.iter().map(|p| p.name()).collect();
+                return Err(format!(
+                    "line {}: unknown placeholder {{{unknown}}}; known: {}",
+                    at(template.span()),
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |before| before.matches('\n').count())
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            ("[contact]\ntags = [\"a\"]\nunknown_key = 1\n", "line 3"),
+            ("[contact]\ntags = \"a\"\n", "line 2"),
+            (
+                "[learner_created]\n\ntasks = [\"nope\"]\n",
+                "line 3: no [task_templates.nope]",
+            ),
+            (
+                "[[milestones]]\nkind = \"course\"\nnote = \"missing\"\n",
+                "line 3: no [note_templates.missing]",
+            ),
+            (
+                "[task_templates.t]\ntitle = \"Hi {learner.nickname}\"\n",
+                "line 2: unknown placeholder {learner.nickname}",
+            ),
+            ("[[milestones]]\nkind = \"module\"\n", "line 2"),
+        ];
+        for (text, expected) in cases {
+            let err = Mapping::parse(text).err().unwrap_or_default();
+            assert!(err.contains(expected), "{text:?} → {err}");
+        }
+        assert!(Mapping::parse("[contact.custom_fields]\nx = \"\"\n").is_err());
+    }
+}
