@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::domain::SourcePlatform;
 use crate::idempotency::record_is_live;
+use crate::keys::{self, EntityKey};
 use crate::ports::{
     ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, OutboundMessage, PortError,
     PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule,
@@ -96,9 +97,10 @@ impl IdempotencyStore for MemoryIdempotencyStore {
     }
 }
 
+/// Keyed like the table, by `keys`, so that key collisions would show here too.
 #[derive(Debug, Default)]
 pub struct MemoryEntityMap {
-    contacts: Mutex<HashMap<(SourcePlatform, String), ContactLink>>,
+    contacts: Mutex<HashMap<String, ContactLink>>,
     links: Mutex<HashMap<String, EntityLink>>,
 }
 
@@ -110,23 +112,21 @@ impl EntityMap for MemoryEntityMap {
         source_user_id: &str,
     ) -> Result<Option<ContactLink>, PortError> {
         let contacts = self.contacts.lock().map_err(|_| poisoned("entity map"))?;
-        Ok(contacts
-            .get(&(source.clone(), source_user_id.to_owned()))
-            .cloned())
+        Ok(contacts.get(&keys::contact(source, source_user_id)).cloned())
     }
 
     async fn put_contact(&self, link: &ContactLink) -> Result<(), PortError> {
         let mut contacts = self.contacts.lock().map_err(|_| poisoned("entity map"))?;
-        contacts.insert((link.source.clone(), link.source_user_id.clone()), link.clone());
+        contacts.insert(keys::contact(&link.source, &link.source_user_id), link.clone());
         Ok(())
     }
 
-    async fn link(&self, key: &str) -> Result<Option<EntityLink>, PortError> {
+    async fn link(&self, key: &EntityKey) -> Result<Option<EntityLink>, PortError> {
         Ok(self
             .links
             .lock()
             .map_err(|_| poisoned("entity map"))?
-            .get(key)
+            .get(&keys::link(key))
             .cloned())
     }
 
@@ -134,7 +134,7 @@ impl EntityMap for MemoryEntityMap {
         self.links
             .lock()
             .map_err(|_| poisoned("entity map"))?
-            .insert(link.key.clone(), link.clone());
+            .insert(keys::link(&link.key), link.clone());
         Ok(())
     }
 }

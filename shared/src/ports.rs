@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::domain::SourcePlatform;
+use crate::keys::EntityKey;
 
 /// A failure of the infrastructure behind a port. Always worth retrying later: nothing about the
 /// event itself is wrong.
@@ -115,8 +116,7 @@ pub struct ContactLink {
 /// Where an LMS-side thing (a milestone's task, a sender's task or note) lives in GHL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntityLink {
-    /// `task:<source>:<user>:<milestone>` and the like; built by the worker.
-    pub key: String,
+    pub key: EntityKey,
     pub ghl_id: String,
     /// For tasks: completed in GHL (so that a late "started" never reopens it).
     pub completed: bool,
@@ -132,7 +132,7 @@ pub trait EntityMap: Send + Sync {
 
     async fn put_contact(&self, link: &ContactLink) -> Result<(), PortError>;
 
-    async fn link(&self, key: &str) -> Result<Option<EntityLink>, PortError>;
+    async fn link(&self, key: &EntityKey) -> Result<Option<EntityLink>, PortError>;
 
     async fn put_link(&self, link: &EntityLink) -> Result<(), PortError>;
 }

@@ -3,7 +3,7 @@
 
 use integration_tests::{Deployment, LOCATION_ID, sample_event};
 use lms_ghl::SqsEvent;
-use lms_ghl::lambda::serve_ingest;
+use lms_ghl::lambda::{handle_batch, serve_ingest};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -86,10 +86,10 @@ async fn redelivered_message_makes_no_second_ghl_call() {
 
     let (deployment, event) = queued_enrollment().await;
     let worker = deployment.worker(&ghl.uri()).await;
-    let first = worker.handle_batch(event.clone(), None).await;
+    let first = handle_batch(&worker, event.clone(), None).await;
     assert!(first.batch_item_failures.is_empty());
     // SQS redelivers the same message (e.g. the delete was lost): no second GHL call.
-    let again = worker.handle_batch(event, None).await;
+    let again = handle_batch(&worker, event, None).await;
     assert!(again.batch_item_failures.is_empty());
 
     let requests = ghl.received_requests().await.unwrap_or_default();
@@ -134,7 +134,7 @@ async fn ghl_429_and_500_fail_the_item_once_retries_are_spent_and_a_later_delive
         let (deployment, event) = queued_enrollment().await;
         let message_id = event.records[0].message_id.clone().unwrap_or_default();
         let worker = deployment.worker(&ghl.uri()).await;
-        let failed = worker.handle_batch(event.clone(), None).await;
+        let failed = handle_batch(&worker, event.clone(), None).await;
         let ids: Vec<_> = failed
             .batch_item_failures
             .iter()
@@ -144,7 +144,7 @@ async fn ghl_429_and_500_fail_the_item_once_retries_are_spent_and_a_later_delive
         assert_eq!(deployment.visible_messages(&deployment.dlq_url).await, 0);
 
         // SQS redelivers: the claim was released, so this delivery does the work.
-        let retried = worker.handle_batch(event, None).await;
+        let retried = handle_batch(&worker, event, None).await;
         assert!(
             retried.batch_item_failures.is_empty(),
             "GHL {status}: retry failed"
@@ -170,7 +170,7 @@ async fn ghl_422_is_parked_on_the_dlq_and_not_retried() {
 
     let (deployment, event) = queued_enrollment().await;
     let worker = deployment.worker(&ghl.uri()).await;
-    let response = worker.handle_batch(event.clone(), None).await;
+    let response = handle_batch(&worker, event.clone(), None).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "a permanent failure must not be redelivered"

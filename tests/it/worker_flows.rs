@@ -347,3 +347,20 @@ async fn each_lms_account_feeds_its_own_location() {
     assert_eq!(first, ["ada.lovelace@example.com"]);
     assert_eq!(second_contacts, ["katherine@example.com"]);
 }
+
+#[tokio::test]
+async fn a_message_an_older_ingest_wrote_is_synced_by_this_worker() {
+    let (ghl, deployment) = setup().await;
+    let worker = deployment.worker(&ghl.url()).await;
+    // Version 1 of the queue contract, exactly as the ingest functions wrote it before version 2.
+    let v1 = integration_tests::read_root_file("tests/fixtures/queue/v1-learner-created.json");
+    let records = deployment.queue_body(v1.trim_end()).await;
+    sync_all(&worker, records.clone()).await;
+    sync_all(&worker, records).await;
+
+    let contact = only_contact(&ghl);
+    assert_eq!(contact.email.as_deref(), Some("ada.lovelace@example.com"));
+    let link = deployment.skilljar_contact(USER).await;
+    assert_eq!(link.map(|l| l.contact_id), Some(contact.id));
+    assert_eq!(deployment.visible_messages(&deployment.dlq_url).await, 0);
+}

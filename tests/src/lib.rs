@@ -319,6 +319,19 @@ impl Deployment {
         self.receive(&self.queue_url).await
     }
 
+    /// Puts a message body on the queue as it is (e.g. one an older ingest wrote), and receives it
+    /// back as Lambda would.
+    pub async fn queue_body(&self, body: &str) -> Vec<SqsMessage> {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("send: {e:?}"));
+        self.receive(&self.queue_url).await
+    }
+
     /// The environment a worker process needs to run against this deployment and `ghl_base_url`.
     pub fn worker_env(&self, ghl_base_url: &str) -> Vec<(&'static str, String)> {
         vec![

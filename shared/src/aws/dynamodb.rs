@@ -1,5 +1,5 @@
-//! One table holds idempotency records (`pk = <scope>:<key>`) and the entity map
-//! (`pk = contact#<source>#<user id>`); `expiration` is the table's TTL attribute.
+//! One table holds idempotency records, the entity map, leases and rate-budget slots, each under
+//! a key built by `crate::keys`; `expiration` is the table's TTL attribute.
 
 use std::collections::HashMap;
 
@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::describe;
 use crate::domain::SourcePlatform;
-use crate::keys;
+use crate::keys::{self, EntityKey};
 use crate::ports::{
     ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, PortError, PutOutcome,
     RecordStatus, SlotSchedule,
@@ -188,19 +188,19 @@ impl EntityMap for DynamoTable {
         Ok(())
     }
 
-    async fn link(&self, key: &str) -> Result<Option<EntityLink>, PortError> {
+    async fn link(&self, key: &EntityKey) -> Result<Option<EntityLink>, PortError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, s(&format!("link#{key}")))
+            .key(PK, s(&keys::link(key)))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| PortError::new("entity map", describe(&e)))?;
         Ok(output.item().and_then(|item| {
             Some(EntityLink {
-                key: key.to_owned(),
+                key: key.clone(),
                 ghl_id: get_s(item, "ghl_id")?,
                 completed: item
                     .get("completed")
@@ -215,7 +215,7 @@ impl EntityMap for DynamoTable {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(PK, s(&format!("link#{}", link.key)))
+            .item(PK, s(&keys::link(&link.key)))
             .item("ghl_id", s(&link.ghl_id))
             .item("completed", AttributeValue::Bool(link.completed))
             .item("updated_at", n(OffsetDateTime::now_utc().unix_timestamp()))

@@ -205,6 +205,13 @@ impl Mapping {
         tags
     }
 
+    /// The GHL location the provider's events go to; `None` means the default location.
+    pub fn location_of(&self, source: &SourcePlatform) -> Option<&str> {
+        self.providers
+            .get(source.as_str())
+            .and_then(|p| p.location_id.as_deref())
+    }
+
     pub fn contact_source(&self, source: &SourcePlatform) -> String {
         self.contact
             .source

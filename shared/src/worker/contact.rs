@@ -1,6 +1,6 @@
 //! Finding or creating the GHL contact an event is about, and writing mapped custom fields.
 
-use super::{SyncError, SyncWorker};
+use super::{Context, SyncError};
 use crate::domain::{FieldRef, LearnerRef, SourcePlatform};
 use crate::ghl::{ContactFields, CustomFieldValue, GhlClient};
 use crate::ports::ContactLink;
@@ -8,15 +8,14 @@ use crate::ports::ContactLink;
 /// The learner's contact id: from the entity map, or by upserting on their email (an event may
 /// arrive before the learner's own `LearnerCreated`).
 pub(crate) async fn ensure_contact(
-    worker: &SyncWorker,
-    ghl: &GhlClient,
+    cx: &Context<'_>,
     source: &SourcePlatform,
     learner: &LearnerRef,
 ) -> Result<String, SyncError> {
-    if let Some(link) = worker.entities.contact(source, &learner.source_user_id).await? {
+    if let Some(link) = cx.entities.contact(source, &learner.source_user_id).await? {
         return Ok(link.contact_id);
     }
-    let user_id = worker
+    let user_id = cx
         .mapping
         .contact
         .user_id_field
@@ -26,18 +25,17 @@ pub(crate) async fn ensure_contact(
         first_name: learner.first_name.clone(),
         last_name: learner.last_name.clone(),
         email: Some(learner.email.as_str().to_owned()),
-        source: Some(worker.mapping.contact_source(source)),
-        custom_fields: custom_fields(ghl, user_id).await?,
+        source: Some(cx.mapping.contact_source(source)),
+        custom_fields: custom_fields(cx.ghl, user_id).await?,
         ..ContactFields::default()
     };
-    let contact_id = ghl.upsert_contact(&fields).await?.contact.id;
-    remember_contact(worker, ghl, source, &learner.source_user_id, &contact_id).await?;
+    let contact_id = cx.ghl.upsert_contact(&fields).await?.contact.id;
+    remember_contact(cx, source, &learner.source_user_id, &contact_id).await?;
     Ok(contact_id)
 }
 
 pub(crate) async fn remember_contact(
-    worker: &SyncWorker,
-    ghl: &GhlClient,
+    cx: &Context<'_>,
     source: &SourcePlatform,
     source_user_id: &str,
     contact_id: &str,
@@ -45,10 +43,10 @@ pub(crate) async fn remember_contact(
     let link = ContactLink {
         source: source.clone(),
         source_user_id: source_user_id.to_owned(),
-        location_id: ghl.location_id().await?,
+        location_id: cx.ghl.location_id().await?,
         contact_id: contact_id.to_owned(),
     };
-    worker.entities.put_contact(&link).await?;
+    cx.entities.put_contact(&link).await?;
     Ok(())
 }
 

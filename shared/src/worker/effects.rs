@@ -1,5 +1,5 @@
 //! Creating a GHL task or note exactly once, even if the worker dies between GHL's answer and the
-//! entity-map write.
+//! entity-map write: one path for both.
 //!
 //! Each created task or note carries a marker derived from its entity key at the end of its body.
 //! Before creating, the worker looks the key up in the entity map; if it is not there, it lists the
@@ -8,8 +8,9 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{SyncError, SyncWorker};
-use crate::ghl::{GhlClient, Idempotence, NewTask, NoteFields};
+use super::{Context, SyncError};
+use crate::ghl::{Idempotence, NewTask, NoteFields};
+use crate::keys::EntityKey;
 use crate::ports::EntityLink;
 
 /// What a task should look like if it has to be created.
@@ -21,12 +22,25 @@ pub(crate) struct TaskSpec {
     pub assignee: Option<String>,
 }
 
-/// `[lms-sync:…]`: short enough to sit quietly at the end of a body, long enough not to collide.
-pub(crate) fn marker(key: &str) -> String {
-    format!("[lms-sync:{}]", hex::encode(&Sha256::digest(key.as_bytes())[..8]))
+/// What to create when the entity behind a key does not exist yet.
+pub(crate) enum NewEntity<'a> {
+    /// A task, open or already completed (a completion may be the first event seen).
+    Task {
+        spec: &'a TaskSpec,
+        completed: bool,
+    },
+    Note(&'a NoteFields),
 }
 
-fn with_marker(body: &str, key: &str) -> String {
+/// `[lms-sync:…]`: short enough to sit quietly at the end of a body, long enough not to collide.
+pub(crate) fn marker(key: &EntityKey) -> String {
+    format!(
+        "[lms-sync:{}]",
+        hex::encode(&Sha256::digest(key.as_str().as_bytes())[..8])
+    )
+}
+
+fn with_marker(body: &str, key: &EntityKey) -> String {
     if body.is_empty() {
         marker(key)
     } else {
@@ -34,128 +48,126 @@ fn with_marker(body: &str, key: &str) -> String {
     }
 }
 
-/// The task behind `key`: recorded, found by its marker, or created (open, or already completed).
-pub(crate) async fn ensure_task(
-    worker: &SyncWorker,
-    ghl: &GhlClient,
+fn carries(body: Option<&str>, mark: &str) -> bool {
+    body.is_some_and(|b| b.contains(mark))
+}
+
+/// The task or note behind `key`: recorded, found by its marker, or created.
+pub(crate) async fn ensure(
+    cx: &Context<'_>,
     contact_id: &str,
-    key: &str,
-    spec: &TaskSpec,
-    completed: bool,
+    key: &EntityKey,
+    new: NewEntity<'_>,
 ) -> Result<EntityLink, SyncError> {
-    if let Some(link) = worker.entities.link(key).await? {
+    if let Some(link) = cx.entities.link(key).await? {
         return Ok(link);
     }
     let mark = marker(key);
-    let found = ghl
-        .list_tasks(contact_id)
-        .await?
-        .into_iter()
-        .find(|t| t.body.as_deref().is_some_and(|b| b.contains(&mark)));
-    let link = match found {
-        Some(task) => EntityLink {
-            key: key.to_owned(),
-            ghl_id: task.id,
-            completed: task.completed,
-        },
+    let found = match new {
+        NewEntity::Task { .. } => cx
+            .ghl
+            .list_tasks(contact_id)
+            .await?
+            .into_iter()
+            .find(|t| carries(t.body.as_deref(), &mark))
+            .map(|t| (t.id, t.completed)),
+        NewEntity::Note(_) => cx
+            .ghl
+            .list_notes(contact_id)
+            .await?
+            .into_iter()
+            .find(|n| carries(n.body.as_deref(), &mark))
+            .map(|n| (n.id, false)),
+    };
+    let (ghl_id, completed) = match found {
+        Some(found) => found,
         None => {
-            let new = NewTask {
-                title: spec.title.clone(),
-                body: Some(with_marker(&spec.body, key)),
-                due_date: spec.due_date.clone(),
-                completed,
-                assigned_to: spec.assignee.clone(),
-            };
             // Protected: a repeat is caught by the marker above, so retrying the create is safe.
-            let task = ghl.create_task(contact_id, &new, Idempotence::Protected).await?;
+            let created = match new {
+                NewEntity::Task { spec, completed } => {
+                    let task = NewTask {
+                        title: spec.title.clone(),
+                        body: Some(with_marker(&spec.body, key)),
+                        due_date: spec.due_date.clone(),
+                        completed,
+                        assigned_to: spec.assignee.clone(),
+                    };
+                    let id = cx
+                        .ghl
+                        .create_task(contact_id, &task, Idempotence::Protected)
+                        .await?
+                        .id;
+                    (id, completed)
+                }
+                NewEntity::Note(note) => {
+                    let fields = NoteFields {
+                        body: Some(with_marker(note.body.as_deref().unwrap_or_default(), key)),
+                        ..note.clone()
+                    };
+                    let id = cx
+                        .ghl
+                        .create_note(contact_id, &fields, Idempotence::Protected)
+                        .await?
+                        .id;
+                    (id, false)
+                }
+            };
             // A crash test kills the worker here: GHL has the entity, the map does not yet.
             fail::fail_point!("after-ghl-create");
-            EntityLink {
-                key: key.to_owned(),
-                ghl_id: task.id,
-                completed,
-            }
+            created
         }
     };
-    worker.entities.put_link(&link).await?;
+    let link = EntityLink {
+        key: key.clone(),
+        ghl_id,
+        completed,
+    };
+    cx.entities.put_link(&link).await?;
     Ok(link)
 }
 
 /// Completes the task behind `key`, creating it completed if it never existed. Never reopens.
 pub(crate) async fn complete_task(
-    worker: &SyncWorker,
-    ghl: &GhlClient,
+    cx: &Context<'_>,
     contact_id: &str,
-    key: &str,
+    key: &EntityKey,
     spec: &TaskSpec,
 ) -> Result<EntityLink, SyncError> {
-    let mut link = ensure_task(worker, ghl, contact_id, key, spec, true).await?;
+    let mut link = ensure(
+        cx,
+        contact_id,
+        key,
+        NewEntity::Task {
+            spec,
+            completed: true,
+        },
+    )
+    .await?;
     if !link.completed {
-        ghl.set_task_completed(contact_id, &link.ghl_id, true).await?;
+        cx.ghl.set_task_completed(contact_id, &link.ghl_id, true).await?;
         link.completed = true;
-        worker.entities.put_link(&link).await?;
+        cx.entities.put_link(&link).await?;
     }
-    Ok(link)
-}
-
-/// The note behind `key`: recorded, found by its marker, or created.
-pub(crate) async fn ensure_note(
-    worker: &SyncWorker,
-    ghl: &GhlClient,
-    contact_id: &str,
-    key: &str,
-    note: &NoteFields,
-) -> Result<EntityLink, SyncError> {
-    if let Some(link) = worker.entities.link(key).await? {
-        return Ok(link);
-    }
-    let mark = marker(key);
-    let found = ghl
-        .list_notes(contact_id)
-        .await?
-        .into_iter()
-        .find(|n| n.body.as_deref().is_some_and(|b| b.contains(&mark)));
-    let ghl_id = match found {
-        Some(existing) => existing.id,
-        None => {
-            let body = with_marker(note.body.as_deref().unwrap_or_default(), key);
-            let fields = NoteFields {
-                body: Some(body),
-                ..note.clone()
-            };
-            let created = ghl
-                .create_note(contact_id, &fields, Idempotence::Protected)
-                .await?;
-            // A crash test kills the worker here: GHL has the entity, the map does not yet.
-            fail::fail_point!("after-ghl-create");
-            created.id
-        }
-    };
-    let link = EntityLink {
-        key: key.to_owned(),
-        ghl_id,
-        completed: false,
-    };
-    worker.entities.put_link(&link).await?;
     Ok(link)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{MilestoneKind, SourcePlatform};
 
     #[test]
     fn markers_are_stable_and_distinct() {
-        assert_eq!(
-            marker("task:skilljar:u1:course:c1"),
-            marker("task:skilljar:u1:course:c1")
-        );
-        assert_ne!(
-            marker("task:skilljar:u1:course:c1"),
-            marker("task:skilljar:u1:course:c2")
-        );
-        assert!(marker("k").starts_with("[lms-sync:") && marker("k").len() == 27);
-        assert_eq!(with_marker("", "k"), marker("k"));
-        assert!(with_marker("Body", "k").starts_with("Body\n\n[lms-sync:"));
+        let key = |id: &str| {
+            EntityKey::milestone_task(&SourcePlatform::skilljar(), "u1", MilestoneKind::Course, id)
+        };
+        assert_eq!(marker(&key("c1")), marker(&key("c1")));
+        assert_ne!(marker(&key("c1")), marker(&key("c2")));
+        // The marker of "task:skilljar:u1:course:c1", as tasks created before keys.rs carry it.
+        assert_eq!(marker(&key("c1")), "[lms-sync:82ad48ee31cb0b6c]");
+        let k = key("k");
+        assert!(marker(&k).starts_with("[lms-sync:") && marker(&k).len() == 27);
+        assert_eq!(with_marker("", &k), marker(&k));
+        assert!(with_marker("Body", &k).starts_with("Body\n\n[lms-sync:"));
     }
 }

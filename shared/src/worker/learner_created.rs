@@ -4,28 +4,25 @@
 //! initial tasks.
 
 use super::contact::{custom_fields, remember_contact};
-use super::effects::ensure_task;
+use super::effects::{NewEntity, ensure};
 use super::templates::Values;
-use super::{SyncError, SyncWorker};
+use super::{Context, SyncError};
 use crate::domain::{FieldRef, LearnerCreated};
-use crate::ghl::{ContactFields, GhlClient};
+use crate::ghl::ContactFields;
+use crate::keys::EntityKey;
 use crate::mapping::Mapping;
 
 /// Returns the GHL contact id.
-pub async fn sync(
-    worker: &SyncWorker,
-    ghl: &GhlClient,
-    learner: &LearnerCreated,
-) -> Result<String, SyncError> {
-    let mapped = mapped_fields(learner, &worker.mapping);
-    let mut request = upsert_request(learner, &worker.mapping);
-    request.custom_fields = custom_fields(ghl, mapped.into_iter().map(|(f, v)| (f.clone(), v))).await?;
-    let contact_id = ghl.upsert_contact(&request).await?.contact.id;
-    let tags = worker.mapping.learner_tags(learner);
+pub async fn sync(cx: &Context<'_>, learner: &LearnerCreated) -> Result<String, SyncError> {
+    let mapped = mapped_fields(learner, cx.mapping);
+    let mut request = upsert_request(learner, cx.mapping);
+    request.custom_fields = custom_fields(cx.ghl, mapped.into_iter().map(|(f, v)| (f.clone(), v))).await?;
+    let contact_id = cx.ghl.upsert_contact(&request).await?.contact.id;
+    let tags = cx.mapping.learner_tags(learner);
     if !tags.is_empty() {
-        ghl.add_tags(&contact_id, &tags).await?;
+        cx.ghl.add_tags(&contact_id, &tags).await?;
     }
-    remember_contact(worker, ghl, &learner.source, &learner.source_user_id, &contact_id).await?;
+    remember_contact(cx, &learner.source, &learner.source_user_id, &contact_id).await?;
 
     let reference = learner.learner_ref();
     let values = Values {
@@ -35,15 +32,15 @@ pub async fn sync(
         occurred_at: Some(learner.occurred_at),
         ..Values::default()
     };
-    for name in &worker.mapping.learner_created.tasks {
-        if let Some(template) = worker.mapping.task_templates.get(name.get_ref()) {
-            let key = format!(
-                "task:{}:{}:welcome:{}",
-                learner.source,
-                learner.source_user_id,
-                name.get_ref()
-            );
-            ensure_task(worker, ghl, &contact_id, &key, &values.task(template), false).await?;
+    for name in &cx.mapping.learner_created.tasks {
+        if let Some(template) = cx.mapping.task_templates.get(name.get_ref()) {
+            let key = EntityKey::welcome_task(&learner.source, &learner.source_user_id, name.get_ref());
+            let spec = values.task(template);
+            let task = NewEntity::Task {
+                spec: &spec,
+                completed: false,
+            };
+            ensure(cx, &contact_id, &key, task).await?;
         }
     }
     Ok(contact_id)

@@ -4,16 +4,17 @@
 //! fields, all as the mapping's first matching milestone rule says.
 
 use super::contact::{custom_fields, ensure_contact};
-use super::effects::{complete_task, ensure_note, ensure_task};
+use super::effects::{NewEntity, complete_task, ensure};
 use super::templates::Values;
-use super::{SyncError, SyncWorker};
+use super::{Context, SyncError};
 use crate::domain::{FieldRef, MilestoneReached, Progress};
-use crate::ghl::{ContactFields, GhlClient};
+use crate::ghl::ContactFields;
+use crate::keys::EntityKey;
 
 /// Returns a summary of what was done (for the idempotency record and logs).
-pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) -> Result<String, SyncError> {
-    let contact_id = ensure_contact(worker, ghl, &m.source, &m.learner).await?;
-    let Some(rule) = worker.mapping.milestone_rule(m) else {
+pub async fn sync(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, SyncError> {
+    let contact_id = ensure_contact(cx, &m.source, &m.learner).await?;
+    let Some(rule) = cx.mapping.milestone_rule(m) else {
         return Ok(format!(
             "contact {contact_id}; no milestone rule for {} {}",
             m.kind.as_str(),
@@ -33,14 +34,8 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) ->
         occurred_at: Some(m.occurred_at),
         ..Values::default()
     };
-    let key = format!(
-        "task:{}:{}:{}:{}",
-        m.source,
-        m.learner.source_user_id,
-        m.kind.as_str(),
-        m.milestone_id
-    );
-    let template = |name: &str| worker.mapping.task_templates.get(name);
+    let key = EntityKey::milestone_task(&m.source, &m.learner.source_user_id, m.kind, &m.milestone_id);
+    let template = |name: &str| cx.mapping.task_templates.get(name);
     let mut done = vec![format!("contact {contact_id}")];
 
     match m.progress {
@@ -52,7 +47,11 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) ->
                 .map(|t| values.task(t))
             {
                 // A completion may have arrived first: an existing task (open or done) stays as is.
-                let link = ensure_task(worker, ghl, &contact_id, &key, &spec, false).await?;
+                let task = NewEntity::Task {
+                    spec: &spec,
+                    completed: false,
+                };
+                let link = ensure(cx, &contact_id, &key, task).await?;
                 done.push(format!("task {}", link.ghl_id));
             }
         }
@@ -63,25 +62,20 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) ->
                 .or(rule.on_start.as_ref())
                 .and_then(|t| template(t.get_ref()));
             if let Some(spec) = spec.map(|t| values.task(t)) {
-                let link = complete_task(worker, ghl, &contact_id, &key, &spec).await?;
+                let link = complete_task(cx, &contact_id, &key, &spec).await?;
                 done.push(format!("task {} completed", link.ghl_id));
             }
             if !rule.tags.is_empty() {
-                ghl.add_tags(&contact_id, &rule.tags).await?;
+                cx.ghl.add_tags(&contact_id, &rule.tags).await?;
             }
             if let Some(note) = rule
                 .note
                 .as_ref()
-                .and_then(|n| worker.mapping.note_templates.get(n.get_ref()))
+                .and_then(|n| cx.mapping.note_templates.get(n.get_ref()))
             {
-                let link = ensure_note(
-                    worker,
-                    ghl,
-                    &contact_id,
-                    &format!("{key}:note"),
-                    &values.note(note),
-                )
-                .await?;
+                let key =
+                    EntityKey::milestone_note(&m.source, &m.learner.source_user_id, m.kind, &m.milestone_id);
+                let link = ensure(cx, &contact_id, &key, NewEntity::Note(&values.note(note))).await?;
                 done.push(format!("note {}", link.ghl_id));
             }
             if !rule.update_fields.is_empty() {
@@ -91,15 +85,16 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, m: &MilestoneReached) ->
                         template.get_ref().render(|p| values.get(p)),
                     )
                 });
-                let custom_fields = custom_fields(ghl, fields).await?;
-                ghl.update_contact(
-                    &contact_id,
-                    &ContactFields {
-                        custom_fields,
-                        ..ContactFields::default()
-                    },
-                )
-                .await?;
+                let custom_fields = custom_fields(cx.ghl, fields).await?;
+                cx.ghl
+                    .update_contact(
+                        &contact_id,
+                        &ContactFields {
+                            custom_fields,
+                            ..ContactFields::default()
+                        },
+                    )
+                    .await?;
             }
         }
     }

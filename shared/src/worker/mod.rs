@@ -1,9 +1,12 @@
-//! The sync worker: takes queued envelopes and makes their effects in GHL exactly once.
+//! The sync worker's core: one queue message in, one outcome out. It knows nothing of SQS or
+//! Lambda (the batch loop and its time reserve live at the edge, `crate::lambda`), so the daily
+//! batch and tests can hand it messages directly.
 //!
-//! Per SQS record: claim `sync:<event_id>`; do the event's work; mark it completed. Retryable
-//! failures release the claim and report the record failed (SQS redelivers it later); permanent
-//! ones release the claim and park the message on the dead-letter queue with the reason, so that
-//! nothing is retried in vain and nothing is lost.
+//! Per message: read it (any contract version); claim `sync:<event_id>`; apply the event's rules
+//! (one module per event, each given a small [`Context`]); mark the claim completed. Retryable
+//! failures release the claim and ask for redelivery; permanent ones release the claim and park
+//! the message on the dead-letter queue with the reason, so that nothing is retried in vain and
+//! nothing is lost.
 
 mod contact;
 mod effects;
@@ -16,14 +19,13 @@ mod templates;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::clock::{Clock, invocation_deadline_ms};
 use crate::contract::{self, ContractError, DeliveryHash, Envelope};
 use crate::domain::SyncEvent;
-use crate::ghl::{GhlClients, GhlError};
+use crate::ghl::{GhlClient, GhlClients, GhlError};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::keys;
 use crate::mapping::Mapping;
@@ -54,14 +56,14 @@ impl SyncError {
     }
 }
 
-/// What happened to one record.
+/// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
     Synced {
         result: String,
     },
     AlreadySynced,
-    /// Left for SQS to redeliver.
+    /// Left for the queue to redeliver.
     Retry {
         reason: String,
     },
@@ -71,22 +73,35 @@ pub enum RecordOutcome {
     },
 }
 
+/// One queue message as the worker needs it, whatever queue it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    /// The queue's id for it (for logs).
+    pub id: &'a str,
+    pub body: &'a str,
+}
+
+/// What an event's rules may use: the GHL client of the event's location (bound to the
+/// invocation's deadline), the entity map and the mapping. Nothing of claims, queues or time.
+pub struct Context<'a> {
+    pub ghl: &'a GhlClient,
+    pub entities: &'a dyn EntityMap,
+    pub mapping: &'a Mapping,
+}
+
 /// What the worker needs to do its job; built once per cold start.
 pub struct SyncWorker {
-    pub(crate) ghl: GhlClients,
-    pub(crate) entities: Arc<dyn EntityMap>,
-    pub(crate) mapping: Arc<Mapping>,
+    ghl: GhlClients,
+    entities: Arc<dyn EntityMap>,
+    mapping: Arc<Mapping>,
     idempotency: Idempotency,
     dead_letters: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
 }
 
-/// How long an IN_PROGRESS claim may live when Lambda reports no usable deadline: longer than
+/// How long an IN_PROGRESS claim may live when the caller reports no usable deadline: longer than
 /// the GHL timeout, shorter than the queue's visibility timeout.
-const CLAIM_FALLBACK: Duration = Duration::from_secs(120);
-
-/// Least time left in the invocation for a record to be started.
-const RECORD_RESERVE: Duration = Duration::from_secs(10);
+pub const CLAIM_FALLBACK: Duration = Duration::from_secs(120);
 
 impl SyncWorker {
     pub fn new(
@@ -107,74 +122,58 @@ impl SyncWorker {
         }
     }
 
-    /// Handles an SQS batch; failed records are listed for redelivery (`ReportBatchItemFailures`).
-    pub async fn handle_batch(&self, event: SqsEvent, deadline_ms: Option<u64>) -> SqsBatchResponse {
-        let deadline = invocation_deadline_ms(deadline_ms, self.clock.now(), CLAIM_FALLBACK);
-        let mut response = SqsBatchResponse::default();
-        for record in &event.records {
-            let message_id = record.message_id.clone().unwrap_or_default();
-            // Starting a record the invocation cannot finish would only leave a claim to expire:
-            // leave it, and the rest of the batch, to SQS's redelivery instead.
-            if remaining(deadline, self.clock.now()) < RECORD_RESERVE {
-                info!(
-                    message_id,
-                    "too little time left in this invocation; left for redelivery"
-                );
-                response.add_failure(message_id);
-                continue;
-            }
-            if let RecordOutcome::Retry { .. } =
-                self.handle_record(record, u64::try_from(deadline).ok()).await
-            {
-                response.add_failure(message_id);
-            }
-        }
-        response
+    /// The worker's clock, so that a batch loop measures time left the same way.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
     }
 
-    pub async fn handle_record(&self, record: &SqsMessage, deadline_ms: Option<u64>) -> RecordOutcome {
-        let message_id = record.message_id.as_deref().unwrap_or("");
-        let body = record.body.as_deref().unwrap_or("");
-        let envelope = match contract::decode(body) {
+    /// Handles one message inside a span that carries its ids; `deadline_ms` is when the caller's
+    /// invocation ends (epoch ms).
+    pub async fn handle(&self, message: Message<'_>, deadline_ms: Option<u64>) -> RecordOutcome {
+        let envelope = match contract::decode(message.body) {
             Ok(envelope) => envelope,
             Err(e) => {
-                let span = info_span!("event", message_id, event_id = "", correlation_id = "");
-                return match e {
-                    ContractError::Unreadable { .. } => {
-                        self.park(body, None, "unreadable_message", &e.to_string())
-                            .instrument(span)
-                            .await
-                    }
-                    // A newer ingest is live and this worker is not yet: leave it for the newer
-                    // worker (the queue's redrive policy parks it if none ever comes).
-                    ContractError::NewerVersion(_) => {
-                        let _entered = span.enter();
-                        warn!(error = %e, "left for a newer worker");
-                        RecordOutcome::Retry {
-                            reason: "newer_message_version".into(),
-                        }
-                    }
-                };
+                let span = info_span!(
+                    "event",
+                    message_id = message.id,
+                    event_id = "",
+                    correlation_id = ""
+                );
+                return self.unreadable(message.body, e).instrument(span).await;
             }
         };
         let span = info_span!(
             "event",
-            message_id,
+            message_id = message.id,
             event_id = %envelope.event_id,
             correlation_id = %envelope.correlation_id,
             event_type = envelope.event.kind(),
         );
-        self.process(body, &envelope, deadline_ms).instrument(span).await
+        self.process(message.body, &envelope, deadline_ms)
+            .instrument(span)
+            .await
+    }
+
+    async fn unreadable(&self, body: &str, error: ContractError) -> RecordOutcome {
+        match error {
+            ContractError::Unreadable { .. } => {
+                self.park(body, None, "unreadable_message", &error.to_string())
+                    .await
+            }
+            // A newer ingest is live and this worker is not yet: leave it for the newer worker
+            // (the queue's redrive policy parks it if none ever comes).
+            ContractError::NewerVersion(_) => {
+                warn!(error = %error, "left for a newer worker");
+                RecordOutcome::Retry {
+                    reason: "newer_message_version".into(),
+                }
+            }
+        }
     }
 
     async fn process(&self, body: &str, envelope: &Envelope, deadline_ms: Option<u64>) -> RecordOutcome {
         // Cold start checked that every location the mapping names has credentials.
-        let source = envelope.event.source().as_str();
-        let location = self
-            .mapping
-            .providers
-            .get(source)
-            .and_then(|p| p.location_id.as_deref());
+        let location = self.mapping.location_of(envelope.event.source());
         let client = match self.ghl.for_location(location) {
             Ok(client) => client,
             Err(e) => return self.park(body, Some(envelope), e.reason(), &e.to_string()).await,
@@ -211,11 +210,16 @@ impl SyncWorker {
         }
 
         let ghl = client.with_deadline(Instant::now() + remaining(deadline, now));
+        let cx = Context {
+            ghl: &ghl,
+            entities: self.entities.as_ref(),
+            mapping: &self.mapping,
+        };
         let result = match &envelope.event {
-            SyncEvent::LearnerCreated(learner) => learner_created::sync(self, &ghl, learner).await,
-            SyncEvent::MilestoneReached(milestone) => milestone::sync(self, &ghl, milestone).await,
-            SyncEvent::TaskChanged(task) => task_changed::sync(self, &ghl, task).await,
-            SyncEvent::NoteAdded(note) => note_added::sync(self, &ghl, note).await,
+            SyncEvent::LearnerCreated(learner) => learner_created::sync(&cx, learner).await,
+            SyncEvent::MilestoneReached(milestone) => milestone::sync(&cx, milestone).await,
+            SyncEvent::TaskChanged(task) => task_changed::sync(&cx, task).await,
+            SyncEvent::NoteAdded(note) => note_added::sync(&cx, note).await,
         };
         match result {
             Ok(result) => {
@@ -236,7 +240,7 @@ impl SyncWorker {
                     warn!(error = %e, "could not release claim; it expires with the deadline");
                 }
                 if err.is_retryable() {
-                    warn!(reason = err.reason(), error = %err, "sync failed; SQS will redeliver");
+                    warn!(reason = err.reason(), error = %err, "sync failed; will be redelivered");
                     RecordOutcome::Retry {
                         reason: err.reason().into(),
                     }
@@ -277,7 +281,7 @@ impl SyncWorker {
                 reason: reason.to_owned(),
             },
             Err(e) => {
-                // Could not park it: let SQS redeliver; the redrive policy moves it eventually.
+                // Could not park it: let the queue redeliver; its redrive policy moves it eventually.
                 warn!(error = %e, "dead-letter queue unavailable");
                 RecordOutcome::Retry {
                     reason: "dead_letter_queue".into(),
@@ -289,7 +293,7 @@ impl SyncWorker {
 
 /// A claim made with another hash: an identity that was accepted is never refused. Different
 /// content under one event id is logged loudly for the operator; an older version's hash (v1
-/// messages hashed the event, not the delivery) is simply another way of writing the same one.
+/// messages hashed the event, not the delivery) is just another way of writing the same one.
 fn accept_held_claim(err: IdempotencyError) -> Result<Claim, PortError> {
     match err {
         IdempotencyError::PayloadMismatch { held, held_hash, .. } => {
@@ -303,10 +307,10 @@ fn accept_held_claim(err: IdempotencyError) -> Result<Claim, PortError> {
 }
 
 /// Time left until `deadline_ms` (epoch ms) as seen at `now`.
-fn remaining(deadline_ms: i64, now: time::OffsetDateTime) -> Duration {
+pub fn remaining(deadline_ms: i64, now: time::OffsetDateTime) -> Duration {
     let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     Duration::from_millis(u64::try_from(deadline_ms - now_ms).unwrap_or(0))
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -2,19 +2,20 @@
 //! GHL note on the learner's contact, once, with the contact's context fields refreshed.
 
 use super::contact::{custom_fields, ensure_contact};
-use super::effects::ensure_note;
+use super::effects::{NewEntity, ensure};
 use super::templates::Values;
-use super::{SyncError, SyncWorker};
+use super::{Context, SyncError};
 use crate::domain::NoteAdded;
-use crate::ghl::{ContactFields, GhlClient, NoteFields};
+use crate::ghl::{ContactFields, NoteFields};
+use crate::keys::EntityKey;
 
-pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, n: &NoteAdded) -> Result<String, SyncError> {
-    let contact_id = ensure_contact(worker, ghl, &n.source, &n.learner).await?;
-    let rules = &worker.mapping.note_added;
+pub async fn sync(cx: &Context<'_>, n: &NoteAdded) -> Result<String, SyncError> {
+    let contact_id = ensure_contact(cx, &n.source, &n.learner).await?;
+    let rules = &cx.mapping.note_added;
     let note = match rules
         .template
         .as_ref()
-        .and_then(|t| worker.mapping.note_templates.get(t.get_ref()))
+        .and_then(|t| cx.mapping.note_templates.get(t.get_ref()))
     {
         Some(template) => Values {
             source: Some(&n.source),
@@ -30,23 +31,24 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, n: &NoteAdded) -> Result
             user_id: None,
         },
     };
-    let key = format!("note:{}:{}", n.source, n.note_id);
-    let link = ensure_note(worker, ghl, &contact_id, &key, &note).await?;
+    let key = EntityKey::sender_note(&n.source, &n.note_id);
+    let link = ensure(cx, &contact_id, &key, NewEntity::Note(&note)).await?;
 
     let context = n
         .context
         .iter()
         .filter_map(|(k, v)| rules.context_fields.get(k).map(|f| (f.clone(), v.clone())));
-    let fields = custom_fields(ghl, context).await?;
+    let fields = custom_fields(cx.ghl, context).await?;
     if !fields.is_empty() {
-        ghl.update_contact(
-            &contact_id,
-            &ContactFields {
-                custom_fields: fields,
-                ..ContactFields::default()
-            },
-        )
-        .await?;
+        cx.ghl
+            .update_contact(
+                &contact_id,
+                &ContactFields {
+                    custom_fields: fields,
+                    ..ContactFields::default()
+                },
+            )
+            .await?;
     }
     Ok(format!("contact {contact_id}; note {}", link.ghl_id))
 }

@@ -2,22 +2,27 @@
 //! a TalkNotes action item) becomes a GHL task on the learner's contact, once.
 
 use super::contact::ensure_contact;
-use super::effects::{TaskSpec, complete_task, ensure_task};
+use super::effects::{NewEntity, TaskSpec, complete_task, ensure};
 use super::templates::due;
-use super::{SyncError, SyncWorker};
+use super::{Context, SyncError};
 use crate::domain::{TaskAction, TaskChanged};
-use crate::ghl::{GhlClient, TaskFields};
+use crate::ghl::TaskFields;
+use crate::keys::EntityKey;
 
 const DEFAULT_DUE_DAYS: i64 = 7;
 
-pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, t: &TaskChanged) -> Result<String, SyncError> {
-    let contact_id = ensure_contact(worker, ghl, &t.source, &t.learner).await?;
-    let key = format!("task:{}:sent:{}", t.source, t.task_id);
+pub async fn sync(cx: &Context<'_>, t: &TaskChanged) -> Result<String, SyncError> {
+    let contact_id = ensure_contact(cx, &t.source, &t.learner).await?;
+    let key = EntityKey::sender_task(&t.source, &t.task_id);
     let spec = spec(t);
+    let open = NewEntity::Task {
+        spec: &spec,
+        completed: false,
+    };
     let link = match t.action {
-        TaskAction::Create => ensure_task(worker, ghl, &contact_id, &key, &spec, false).await?,
+        TaskAction::Create => ensure(cx, &contact_id, &key, open).await?,
         // An update may overtake its create: then the task is created with what the update says.
-        TaskAction::Update => match worker.entities.link(&key).await? {
+        TaskAction::Update => match cx.entities.link(&key).await? {
             Some(link) => {
                 let fields = TaskFields {
                     title: t.title.clone(),
@@ -30,12 +35,12 @@ pub async fn sync(worker: &SyncWorker, ghl: &GhlClient, t: &TaskChanged) -> Resu
                     // Never sent: an update must not reopen a completed task.
                     completed: None,
                 };
-                ghl.update_task(&contact_id, &link.ghl_id, &fields).await?;
+                cx.ghl.update_task(&contact_id, &link.ghl_id, &fields).await?;
                 link
             }
-            None => ensure_task(worker, ghl, &contact_id, &key, &spec, false).await?,
+            None => ensure(cx, &contact_id, &key, open).await?,
         },
-        TaskAction::Complete => complete_task(worker, ghl, &contact_id, &key, &spec).await?,
+        TaskAction::Complete => complete_task(cx, &contact_id, &key, &spec).await?,
     };
     Ok(format!(
         "contact {contact_id}; task {}{}",

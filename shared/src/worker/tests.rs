@@ -72,7 +72,12 @@ fn upsert_request_maps_names_contact_role_and_only_mapped_custom_fields() -> Res
     Ok(())
 }
 
-fn worker(dead_letters: Arc<MemoryQueue>) -> Result<SyncWorker, GhlError> {
+/// A worker with in-memory ports, no usable GHL credentials, and the given dead-letter queue and
+/// claim store.
+pub(crate) fn worker_with(
+    dead_letters: Arc<MemoryQueue>,
+    claims: Arc<MemoryIdempotencyStore>,
+) -> Result<SyncWorker, GhlError> {
     let config = GhlConfig {
         base_url: "http://127.0.0.1:9".into(),
         timeout: Duration::from_secs(1),
@@ -85,44 +90,18 @@ fn worker(dead_letters: Arc<MemoryQueue>) -> Result<SyncWorker, GhlError> {
         ghl,
         Arc::new(MemoryEntityMap::default()),
         Arc::new(Mapping::default()),
-        Idempotency::new(
-            Arc::new(MemoryIdempotencyStore::default()),
-            Duration::from_secs(60),
-        ),
+        Idempotency::new(claims, Duration::from_secs(60)),
         dead_letters,
         Arc::new(SystemClock),
     ))
 }
 
-fn record(id: &str, body: &str) -> SqsMessage {
-    let mut message = SqsMessage::default();
-    message.message_id = Some(id.to_owned());
-    message.body = Some(body.to_owned());
-    message
+pub(crate) fn worker(dead_letters: Arc<MemoryQueue>) -> Result<SyncWorker, GhlError> {
+    worker_with(dead_letters, Arc::new(MemoryIdempotencyStore::default()))
 }
 
-#[tokio::test]
-async fn unreadable_message_is_parked_not_retried() -> Result<(), GhlError> {
-    let dlq = Arc::new(MemoryQueue::default());
-    let worker = worker(dlq.clone())?;
-    let mut event = SqsEvent::default();
-    event.records = vec![record("m1", "not json")];
-    let response = worker.handle_batch(event, None).await;
-    assert!(response.batch_item_failures.is_empty());
-    let parked = dlq.messages();
-    assert_eq!(parked.len(), 1);
-    assert_eq!(parked[0].body, "not json");
-    assert_eq!(
-        parked[0].attributes.get("error_reason").map(String::as_str),
-        Some("unreadable_message")
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn unavailable_credentials_fail_the_item_for_redelivery() -> Result<(), GhlError> {
-    let dlq = Arc::new(MemoryQueue::default());
-    let worker = worker(dlq.clone())?;
+/// A queued learner-created message, as ingest writes it.
+pub(crate) fn learner_message() -> Result<String, serde_json::Error> {
     let envelope = Envelope::new(
         "ingest:skilljar:k".into(),
         "corr".into(),
@@ -130,37 +109,83 @@ async fn unavailable_credentials_fail_the_item_for_redelivery() -> Result<(), Gh
         DeliveryHash::of(b"a delivery"),
         SyncEvent::LearnerCreated(learner()),
     );
-    let body = serde_json::to_string(&envelope).map_err(|e| GhlError::Transport(e.to_string()))?;
-    let mut event = SqsEvent::default();
-    event.records = vec![record("m1", &body), record("m2", "{}")];
-    let response = worker.handle_batch(event, None).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
-    assert_eq!(failed, ["m1"]);
-    assert_eq!(dlq.messages().len(), 1, "only the unreadable m2 is parked");
+    serde_json::to_string(&envelope)
+}
+
+fn message(body: &str) -> Message<'_> {
+    Message { id: "m1", body }
+}
+
+#[tokio::test]
+async fn a_claim_made_with_another_delivery_hash_is_already_synced_not_parked() -> Result<(), String> {
+    use crate::ports::{IdempotencyRecord, IdempotencyStore, RecordStatus};
+    let dlq = Arc::new(MemoryQueue::default());
+    let claims = Arc::new(MemoryIdempotencyStore::default());
+    let worker = worker_with(dlq.clone(), claims.clone()).map_err(|e| e.to_string())?;
+    let body = learner_message().map_err(|e| e.to_string())?;
+    let event_id = crate::domain::EventId::from_idempotency_key("ingest:skilljar:k");
+    let now = time::OffsetDateTime::now_utc();
+    for hash in ["sha256:another-delivery", "0123abcd (a v1 event hash)"] {
+        let key = crate::keys::event_claim(&event_id);
+        claims.release(&key).await.map_err(|e| e.to_string())?;
+        let record = IdempotencyRecord {
+            key: key.clone(),
+            status: RecordStatus::InProgress,
+            expiration: now.unix_timestamp() + 3600,
+            in_progress_expiration_ms: (now.unix_timestamp() + 60) * 1000,
+            payload_hash: hash.to_owned(),
+            data: None,
+        };
+        claims
+            .put_if_claimable(&record, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        claims
+            .complete(&key, Some("contact-1"), now.unix_timestamp() + 3600)
+            .await
+            .map_err(|e| e.to_string())?;
+        let outcome = worker.handle(message(&body), None).await;
+        assert_eq!(outcome, RecordOutcome::AlreadySynced, "held with {hash}");
+    }
+    assert!(
+        dlq.messages().is_empty(),
+        "an identity accepted before is never parked"
+    );
     Ok(())
 }
 
 #[tokio::test]
-async fn records_are_left_for_redelivery_when_the_invocation_is_almost_over() -> Result<(), GhlError> {
+async fn a_newer_message_version_is_left_for_a_newer_worker() -> Result<(), String> {
     let dlq = Arc::new(MemoryQueue::default());
-    let worker = worker(dlq.clone())?;
-    let mut event = SqsEvent::default();
-    event.records = vec![record("m1", "not json"), record("m2", "not json")];
-    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
-    let response = worker.handle_batch(event, Some(now_ms + 5_000)).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
-    assert_eq!(failed, ["m1", "m2"]);
-    assert!(
-        dlq.messages().is_empty(),
-        "nothing was started, so nothing was parked"
+    let worker = worker(dlq.clone()).map_err(|e| e.to_string())?;
+    let body = learner_message()
+        .map_err(|e| e.to_string())?
+        .replacen(r#""version":2"#, r#""version":3"#, 1);
+    let outcome = worker.handle(message(&body), None).await;
+    assert_eq!(
+        outcome,
+        RecordOutcome::Retry {
+            reason: "newer_message_version".into()
+        }
     );
+    assert!(dlq.messages().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stored_v1_message_is_read_and_reaches_its_rules() -> Result<(), String> {
+    let dlq = Arc::new(MemoryQueue::default());
+    let worker = worker(dlq.clone()).map_err(|e| e.to_string())?;
+    let v1 = include_str!("../../../tests/fixtures/queue/v1-learner-created.json");
+    // No GHL credentials here: reaching the learner's rules means a retryable credentials failure,
+    // where an unreadable message would have been parked.
+    let outcome = worker.handle(message(v1), None).await;
+    assert_eq!(
+        outcome,
+        RecordOutcome::Retry {
+            reason: "credentials_unavailable".into()
+        }
+    );
+    assert!(dlq.messages().is_empty());
     Ok(())
 }

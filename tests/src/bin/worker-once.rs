@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(60_000);
     let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
-    let response = worker.handle_batch(event, Some(now_ms + budget_ms)).await;
+    let response = lms_ghl::lambda::handle_batch(&worker, event, Some(now_ms + budget_ms)).await;
     println!("{}", serde_json::to_string(&response)?);
     scenario.teardown();
     Ok(())

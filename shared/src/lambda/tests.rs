@@ -1,0 +1,74 @@
+//! The SQS edge of the worker: batches, partial failures and the time reserve.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+
+use super::handle_batch;
+use crate::ghl::GhlError;
+use crate::memory::MemoryQueue;
+use crate::worker::tests::{learner_message, worker};
+
+fn record(id: &str, body: &str) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some(id.to_owned());
+    message.body = Some(body.to_owned());
+    message
+}
+
+#[tokio::test]
+async fn unreadable_message_is_parked_not_retried() -> Result<(), GhlError> {
+    let dlq = Arc::new(MemoryQueue::default());
+    let worker = worker(dlq.clone())?;
+    let mut event = SqsEvent::default();
+    event.records = vec![record("m1", "not json")];
+    let response = handle_batch(&worker, event, None).await;
+    assert!(response.batch_item_failures.is_empty());
+    let parked = dlq.messages();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].body, "not json");
+    assert_eq!(
+        parked[0].attributes.get("error_reason").map(String::as_str),
+        Some("unreadable_message")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn unavailable_credentials_fail_the_item_for_redelivery() -> Result<(), GhlError> {
+    let dlq = Arc::new(MemoryQueue::default());
+    let worker = worker(dlq.clone())?;
+    let body = learner_message().map_err(|e| GhlError::Transport(e.to_string()))?;
+    let mut event = SqsEvent::default();
+    event.records = vec![record("m1", &body), record("m2", "{}")];
+    let response = handle_batch(&worker, event, None).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["m1"]);
+    assert_eq!(dlq.messages().len(), 1, "only the unreadable m2 is parked");
+    Ok(())
+}
+
+#[tokio::test]
+async fn records_are_left_for_redelivery_when_the_invocation_is_almost_over() -> Result<(), GhlError> {
+    let dlq = Arc::new(MemoryQueue::default());
+    let worker = worker(dlq.clone())?;
+    let mut event = SqsEvent::default();
+    event.records = vec![record("m1", "not json"), record("m2", "not json")];
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
+    let response = handle_batch(&worker, event, Some(now_ms + 5_000)).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["m1", "m2"]);
+    assert!(
+        dlq.messages().is_empty(),
+        "nothing was started, so nothing was parked"
+    );
+    Ok(())
+}
