@@ -52,19 +52,30 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> Result<ExitCode> {
-    let cli = Cli::parse();
-    let ok = match cli.command {
-        Command::Provision => provision::run(&aws().await?).await.map(|()| true)?,
-        Command::Forward => queue::forward(&aws().await?, &lambda::Lambda::from_env()?)
-            .await
-            .map(|()| true)?,
-        Command::Replay { expect } => replay::replay(&lambda::Lambda::from_env()?, expect).await?,
-        Command::Tampered => replay::tampered(&lambda::Lambda::from_env()?).await?,
-        Command::Parked => queue::parked(&aws().await?).await.map(|()| true)?,
-        Command::MakeEvents => make_events::run().map(|()| true)?,
-    };
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+async fn main() -> ExitCode {
+    match run(Cli::parse().command).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        // The cause chain on one line; a backtrace (anyhow's Debug under RUST_BACKTRACE) would
+        // bury it in scripts/run's output.
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether the command's checks held (`replay --expect`, `tampered`); the others fail by error.
+async fn run(command: Command) -> Result<bool> {
+    match command {
+        Command::Provision => provision::run(&aws().await?).await?,
+        Command::Forward => queue::forward(&aws().await?, &lambda::Lambda::from_env()?).await?,
+        Command::Replay { expect } => return replay::replay(&lambda::Lambda::from_env()?, expect).await,
+        Command::Tampered => return replay::tampered(&lambda::Lambda::from_env()?).await,
+        Command::Parked => queue::parked(&aws().await?).await?,
+        Command::MakeEvents => make_events::run()?,
+    }
+    Ok(true)
 }
 
 /// The repository root: the binary is only ever built from this tree, and the commands read
