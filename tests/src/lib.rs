@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsMessage, SqsMessageAttribute};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_lambda_events::event::sqs::SqsMessage;
+use aws_sdk_sqs::types::QueueAttributeName;
 use lms_ghl::app;
 use std::sync::Arc;
 
@@ -118,47 +118,35 @@ impl Deployment {
             "AWS_ENDPOINT_URL is not set: run the integration tests through scripts/test"
         );
         let sdk = lms_ghl::aws::sdk_config().await;
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-
-        let dlq_url = create_queue(&sqs, &format!("lms-sync-dlq-{suffix}"), None).await;
-        let dlq_arn = queue_arn(&sqs, &dlq_url).await;
-        let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"3"}}"#);
-        let queue_url = create_queue(&sqs, &format!("lms-sync-{suffix}"), Some(redrive)).await;
-        let queue_arn = queue_arn(&sqs, &queue_url).await;
-
-        let table = format!("lms-sync-{suffix}");
-        create_table(&dynamodb, &table).await;
-
-        let webhook_secret_id = format!("lms-sync/{suffix}/webhooks");
-        let ghl_secret_id = format!("lms-sync/{suffix}/ghl");
         let ghl_token = format!("pit-test-{suffix}");
         let ghl_secret =
             format!(r#"{{"locationId":"{LOCATION_ID}","privateIntegrationToken":"{ghl_token}"}}"#);
-        for (id, value) in [
-            (&webhook_secret_id, WEBHOOK_SECRETS),
-            (&ghl_secret_id, ghl_secret.as_str()),
-        ] {
-            secrets
-                .create_secret()
-                .name(id)
-                .secret_string(value)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("create secret {id}: {e:?}"));
-        }
+        let resources = devkit::Resources {
+            queue: format!("lms-sync-{suffix}"),
+            dead_letter_queue: format!("lms-sync-dlq-{suffix}"),
+            visibility_timeout_secs: None,
+            max_receive_count: 3,
+            table: format!("lms-sync-{suffix}"),
+            webhook_secret_id: format!("lms-sync/{suffix}/webhooks"),
+            webhook_secrets: WEBHOOK_SECRETS.into(),
+            ghl_secret_id: format!("lms-sync/{suffix}/ghl"),
+            ghl_secret: ghl_secret.into(),
+        };
+        let provisioned = resources
+            .provision(&sdk)
+            .await
+            .unwrap_or_else(|e| panic!("provisioning: {e:?}"));
         Self {
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sdk,
-            sqs,
-            dynamodb,
-            queue_url,
-            queue_arn,
-            dlq_url,
-            table,
-            webhook_secret_id,
-            ghl_secret_id,
+            queue_url: provisioned.queue_url,
+            queue_arn: provisioned.queue_arn,
+            dlq_url: provisioned.dead_letter_queue_url,
+            table: provisioned.table,
+            webhook_secret_id: provisioned.webhook_secret_id,
+            ghl_secret_id: provisioned.ghl_secret_id,
             ghl_token,
         }
     }
@@ -248,53 +236,18 @@ impl Deployment {
 
     /// Receives what is visible on a queue now, as Lambda's SQS event source would hand it over.
     pub async fn receive(&self, queue_url: &str) -> Vec<SqsMessage> {
-        let output = self
-            .sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
+        let output = devkit::sqs::receive(&self.sqs, queue_url)
             .wait_time_seconds(0)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
             .send()
             .await
             .unwrap_or_else(|e| panic!("receive: {e:?}"));
+        let region = self.sdk.region().map_or("us-east-1", |r| r.as_ref());
         output
             .messages
             .unwrap_or_default()
             .into_iter()
-            .map(|m| self.lambda_record(m))
+            .map(|m| devkit::sqs::lambda_record(m, &self.queue_arn, region))
             .collect()
-    }
-
-    fn lambda_record(&self, message: aws_sdk_sqs::types::Message) -> SqsMessage {
-        let mut record = SqsMessage::default();
-        record.message_id = message.message_id;
-        record.receipt_handle = message.receipt_handle;
-        record.body = message.body;
-        record.md5_of_body = message.md5_of_body;
-        record.md5_of_message_attributes = message.md5_of_message_attributes;
-        record.event_source = Some("aws:sqs".into());
-        record.event_source_arn = Some(self.queue_arn.clone());
-        record.aws_region = Some("us-east-1".into());
-        record.attributes = message
-            .attributes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v))
-            .collect();
-        record.message_attributes = message
-            .message_attributes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| {
-                let mut attribute = SqsMessageAttribute::default();
-                attribute.string_value = v.string_value;
-                attribute.data_type = Some(v.data_type);
-                (k, attribute)
-            })
-            .collect();
-        record
     }
 
     /// Puts one canonical event on the queue as ingest would, and receives it back as Lambda would.
@@ -365,73 +318,6 @@ impl Deployment {
     }
 }
 
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, redrive: Option<String>) -> String {
-    let mut request = sqs.create_queue().queue_name(name);
-    if let Some(redrive) = redrive {
-        request = request.attributes(QueueAttributeName::RedrivePolicy, redrive);
-    }
-    request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create queue {name}: {e:?}"))
-        .queue_url
-        .unwrap_or_else(|| panic!("no url for {name}"))
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("queue arn: {e:?}"))
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .unwrap_or_else(|| panic!("no arn for {url}"))
-}
-
-fn build<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> T {
-    result.unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
-    };
-    dynamodb
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(build(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build(),
-        ))
-        .key_schema(build(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build(),
-        ))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
-    dynamodb
-        .update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(build(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expiration")
-                .enabled(true)
-                .build(),
-        ))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("ttl {name}: {e:?}"));
-}
-
 /// Runs records through the worker as Lambda would and asserts none is left for redelivery.
 pub async fn sync_all(worker: &SyncWorker, records: Vec<SqsMessage>) {
     let mut event = lms_ghl::SqsEvent::default();
@@ -447,37 +333,30 @@ pub async fn sync_all(worker: &SyncWorker, records: Vec<SqsMessage>) {
 
 /// An API Gateway HTTP API (payload v2) request, parsed by lambda_http as in Lambda.
 pub fn api_request(path: &str, headers: &[(&str, &str)], body: &str) -> lambda_http::Request {
-    let headers: serde_json::Map<String, serde_json::Value> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
-        .collect();
-    let event = serde_json::json!({
-        "version": "2.0",
-        "routeKey": format!("POST {path}"),
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "test", "domainName": "test.local",
-            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
-            "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": format!("POST {path}"), "stage": "$default",
-            "time": "22/Nov/2026:10:00:00 +0000", "timeEpoch": 0
-        },
-        "body": body,
-        "isBase64Encoded": false
-    });
-    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("api request: {e}"))
+    let event = devkit::samples::post(
+        path,
+        headers,
+        body,
+        &uuid::Uuid::new_v4().to_string(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap_or_else(|e| panic!("api request: {e:?}"));
+    lambda_request(&event)
 }
 
 /// A sample from `events/`, with a generic signature made fresh (the window is 300 s).
 pub fn sample_event(path: &str) -> lambda_http::Request {
-    let mut event: serde_json::Value =
-        serde_json::from_str(&read_root_file(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
-    if event["headers"].get("x-webhook-signature").is_some() {
-        let body = event["body"].as_str().unwrap_or_default().to_owned();
-        event["headers"]["x-webhook-signature"] = serde_json::Value::from(sign_now(&body));
-    }
-    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let mut event =
+        devkit::samples::read(&PathBuf::from(ROOT).join(path)).unwrap_or_else(|e| panic!("{e:?}"));
+    let secret = secrecy::SecretString::from(GENERIC_SIGNING_SECRET);
+    devkit::samples::resign(&mut event, &secret, now()).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    lambda_request(&event)
+}
+
+/// What lambda_http makes of the event's JSON, the way the runtime hands it over.
+fn lambda_request(event: &aws_lambda_events::apigw::ApiGatewayV2httpRequest) -> lambda_http::Request {
+    let json = serde_json::to_string(event).unwrap_or_else(|e| panic!("api request: {e}"));
+    lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("api request: {e}"))
 }
 
 pub fn sign_now(body: &str) -> String {

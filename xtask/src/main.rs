@@ -1,0 +1,118 @@
+//! The project's dev tooling (`cargo xtask <command>`, or the built binary in `scripts/run`).
+//!
+//! It reuses what the integration harness and the library already define instead of describing
+//! the deployment a second time: `devkit` provisions the resources and shapes queue messages and
+//! API Gateway events, `lms_ghl` parses the webhook secret and signs, `aws_lambda_events` types
+//! every event. A change to the key schema or the signature format is then one edit.
+
+mod lambda;
+mod make_events;
+mod provision;
+mod queue;
+mod replay;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+
+#[derive(Parser)]
+#[command(
+    name = "xtask",
+    about = "Dev tooling for the LMS ⇄ GoHighLevel sync (see docs/dev-tooling.md)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the realtime queue + DLQ, the table and both secrets on moto; print the functions'
+    /// environment as KEY=VALUE lines.
+    Provision,
+    /// Poll the realtime queue, invoke sync-worker with real SQS events, delete what it reports
+    /// done (until stopped).
+    Forward,
+    /// Send every sample under events/ to the function its directory names (generic ones
+    /// re-signed now).
+    Replay {
+        /// Fail unless every answer is this one.
+        #[arg(long, value_enum)]
+        expect: Option<replay::Expect>,
+    },
+    /// Send a generic sample whose body was changed after signing; fail unless it gets a 401.
+    Tampered,
+    /// Print how many messages sit on the dead-letter queue (and why, on stderr).
+    Parked,
+    /// Regenerate events/<function>/*.json from tests/fixtures/ and config/local/webhooks.json.
+    MakeEvents,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse().command).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        // The cause chain on one line; a backtrace (anyhow's Debug under RUST_BACKTRACE) would
+        // bury it in scripts/run's output.
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether the command's checks held (`replay --expect`, `tampered`); the others fail by error.
+async fn run(command: Command) -> Result<bool> {
+    match command {
+        Command::Provision => provision::run(&aws().await?).await?,
+        Command::Forward => queue::forward(&aws().await?, &lambda::Lambda::from_env()?).await?,
+        Command::Replay { expect } => return replay::replay(&lambda::Lambda::from_env()?, expect).await,
+        Command::Tampered => return replay::tampered(&lambda::Lambda::from_env()?).await,
+        Command::Parked => queue::parked(&aws().await?).await?,
+        Command::MakeEvents => make_events::run()?,
+    }
+    Ok(true)
+}
+
+/// The repository root: the binary is only ever built from this tree, and the commands read
+/// `config/local/`, `events/` and `tests/fixtures/` wherever they are started from.
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn read_root_file(path: &str) -> Result<String> {
+    std::fs::read_to_string(root().join(path)).with_context(|| format!("reading {path}"))
+}
+
+fn env_var(name: &str) -> Result<String> {
+    std::env::var(name).with_context(|| format!("{name} is not set (scripts/run sets it)"))
+}
+
+/// The SDK configuration, refusing to run without `AWS_ENDPOINT_URL`: these commands create and
+/// delete things, and are meant for moto, never for whatever account the shell has credentials for.
+async fn aws() -> Result<aws_config::SdkConfig> {
+    env_var("AWS_ENDPOINT_URL")?;
+    Ok(lms_ghl::aws::sdk_config().await)
+}
+
+/// The local webhook credentials, parsed by the library's own parser so that the secret's schema
+/// is defined once.
+fn webhook_secrets() -> Result<(SecretString, lms_ghl::secrets::WebhookSecrets)> {
+    let path = "config/local/webhooks.json";
+    let text = SecretString::from(read_root_file(path)?);
+    let parsed = lms_ghl::secrets::parse_secret(path, &text)?;
+    Ok((text, parsed))
+}
+
+/// The first generic signing secret of the local webhook credentials.
+fn signing_secret() -> Result<SecretString> {
+    let (_, secrets) = webhook_secrets()?;
+    secrets
+        .generic
+        .and_then(|g| g.signing_secrets.into_iter().next())
+        .context("config/local/webhooks.json has no generic.signingSecrets")
+}
