@@ -101,18 +101,21 @@ async fn aws() -> Result<aws_config::SdkConfig> {
 
 /// The local webhook credentials, parsed by the library's own parser so that the secret's schema
 /// is defined once.
-fn webhook_secrets() -> Result<(SecretString, lms_ghl::secrets::WebhookSecrets)> {
-    let path = "config/local/webhooks.json";
-    let text = SecretString::from(read_root_file(path)?);
-    let parsed = lms_ghl::secrets::parse_secret(path, &text)?;
+fn webhook_secrets() -> Result<(SecretString, lms_ghl::ingest::WebhookSecrets)> {
+    let text = SecretString::from(read_root_file(WEBHOOK_SECRETS)?);
+    let parsed = lms_ghl::secrets::parse_secret(WEBHOOK_SECRETS, &text)?;
     Ok((text, parsed))
 }
+
+const WEBHOOK_SECRETS: &str = "config/local/webhooks.json";
 
 /// The first generic signing secret of the local webhook credentials.
 fn signing_secret() -> Result<SecretString> {
     let (_, secrets) = webhook_secrets()?;
     secrets
-        .generic
-        .and_then(|g| g.signing_secrets.into_iter().next())
+        .auth::<lms_ghl::ingest::generic::Generic>(WEBHOOK_SECRETS)?
+        .signing_secrets
+        .into_iter()
+        .next()
         .context("config/local/webhooks.json has no generic.signingSecrets")
 }

@@ -59,8 +59,8 @@ pub fn run() -> Result<()> {
 fn render() -> Result<Vec<(PathBuf, String)>> {
     let (_, secrets) = crate::webhook_secrets()?;
     let basic = secrets
-        .skilljar
-        .and_then(|s| s.basic_auth)
+        .auth::<lms_ghl::ingest::skilljar::Skilljar>(crate::WEBHOOK_SECRETS)?
+        .basic_auth
         .context("config/local/webhooks.json has no skilljar.basicAuth")?;
     let skilljar_auth = format!(
         "Basic {}",

@@ -11,7 +11,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("no webhook route at {0:?}; POST to /<provider> with provider `skilljar` or `generic`")]
+    #[error("no webhook route at {0:?}; POST to /<function>/<provider> (the README lists the routes)")]
     NotFound(String),
     #[error("method {0} not allowed; use POST")]
     MethodNotAllowed(String),
