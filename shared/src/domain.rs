@@ -272,6 +272,62 @@ impl LearnerCreated {
     }
 }
 
+/// Something that changed in GHL about a contact, as GHL's webhook (or an agency's workflow)
+/// reported it. Thin on purpose: webhook bodies often lack what the LMS side needs (note events
+/// carry no contact fields, `TaskCreate` may carry no `contactId`), so the worker reads a contact
+/// snapshot with as few calls as the change needs, instead of trusting the delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GhlChange {
+    pub location_id: String,
+    /// Absent on some task webhooks; the worker finds it through the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<String>,
+    pub change: GhlChangeKind,
+    /// What the delivery said about the contact (contact events carry the whole contact); a
+    /// hint for the worker, which decides whether it is enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<GhlContactFacts>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+}
+
+/// What kind of change, with the id of the thing that changed where it is not the contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GhlChangeKind {
+    ContactCreated,
+    ContactUpdated,
+    ContactDeleted,
+    ContactTagsChanged,
+    ContactDndChanged,
+    NoteCreated { note_id: String },
+    NoteUpdated { note_id: String },
+    TaskCreated { task_id: String },
+    TaskCompleted { task_id: String },
+    TaskDeleted { task_id: String },
+    AppointmentCreated { appointment_id: String },
+}
+
+/// Contact fields as a GHL delivery carried them. Custom fields are by GHL field id (webhooks do
+/// not carry keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GhlContactFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_fields: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnd: Option<bool>,
+}
+
 /// Everything the worker can be asked to do. Tagged so that the queue message says what it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -280,16 +336,29 @@ pub enum SyncEvent {
     MilestoneReached(MilestoneReached),
     TaskChanged(TaskChanged),
     NoteAdded(NoteAdded),
+    /// GHL → LMS: a change in GHL to apply to the LMS targets its location feeds.
+    GhlChanged(GhlChange),
+}
+
+/// Where an event comes from, which decides the GHL location it concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin<'a> {
+    /// An LMS (or sender) by its slug; the mapping places it in a location.
+    Lms(&'a SourcePlatform),
+    /// GHL itself, naming its location.
+    Ghl { location_id: &'a str },
 }
 
 impl SyncEvent {
-    /// The platform the event came from (decides the GHL location, through the mapping).
-    pub fn source(&self) -> &SourcePlatform {
+    pub fn origin(&self) -> Origin<'_> {
         match self {
-            SyncEvent::LearnerCreated(e) => &e.source,
-            SyncEvent::MilestoneReached(e) => &e.source,
-            SyncEvent::TaskChanged(e) => &e.source,
-            SyncEvent::NoteAdded(e) => &e.source,
+            SyncEvent::LearnerCreated(e) => Origin::Lms(&e.source),
+            SyncEvent::MilestoneReached(e) => Origin::Lms(&e.source),
+            SyncEvent::TaskChanged(e) => Origin::Lms(&e.source),
+            SyncEvent::NoteAdded(e) => Origin::Lms(&e.source),
+            SyncEvent::GhlChanged(e) => Origin::Ghl {
+                location_id: &e.location_id,
+            },
         }
     }
 
@@ -299,6 +368,7 @@ impl SyncEvent {
             SyncEvent::MilestoneReached(_) => "MilestoneReached",
             SyncEvent::TaskChanged(_) => "TaskChanged",
             SyncEvent::NoteAdded(_) => "NoteAdded",
+            SyncEvent::GhlChanged(_) => "GhlChanged",
         }
     }
 }

@@ -5,7 +5,7 @@
 //! - [`contract`]: the versioned queue message between ingest and the worker.
 //! - [`keys`]: every key the store holds.
 //! - [`worker`]: queued events → GHL calls, exactly once.
-//! - [`ghl`]: the GoHighLevel API v2 client.
+//! - [`ghl`]: the GoHighLevel API v2 client; [`lms`]: the LMS clients beside it.
 //! - [`ports`] and their adapters: [`aws`] (SQS, DynamoDB, Secrets Manager) and [`memory`].
 
 pub mod app;
@@ -20,6 +20,7 @@ pub mod ingest;
 mod json_error;
 pub mod keys;
 pub mod lambda;
+pub mod lms;
 pub mod mapping;
 pub mod memory;
 pub mod ports;

@@ -10,6 +10,7 @@
 
 mod contact;
 mod effects;
+pub mod ghl_changed;
 pub mod learner_created;
 pub mod milestone;
 pub mod note_added;
@@ -24,7 +25,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::clock::{Clock, invocation_deadline_ms};
 use crate::contract::{self, ContractError, DeliveryHash, Envelope};
-use crate::domain::SyncEvent;
+use crate::domain::{Origin, SyncEvent};
 use crate::ghl::{GhlClient, GhlClients, GhlError};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::keys;
@@ -173,7 +174,10 @@ impl SyncWorker {
 
     async fn process(&self, body: &str, envelope: &Envelope, deadline_ms: Option<u64>) -> RecordOutcome {
         // Cold start checked that every location the mapping names has credentials.
-        let location = self.mapping.location_of(envelope.event.source());
+        let location = match envelope.event.origin() {
+            Origin::Lms(source) => self.mapping.location_of(source),
+            Origin::Ghl { location_id } => Some(location_id),
+        };
         let client = match self.ghl.for_location(location) {
             Ok(client) => client,
             Err(e) => return self.park(body, Some(envelope), e.reason(), &e.to_string()).await,
@@ -220,6 +224,7 @@ impl SyncWorker {
             SyncEvent::MilestoneReached(milestone) => milestone::sync(&cx, milestone).await,
             SyncEvent::TaskChanged(task) => task_changed::sync(&cx, task).await,
             SyncEvent::NoteAdded(note) => note_added::sync(&cx, note).await,
+            SyncEvent::GhlChanged(change) => ghl_changed::sync(&cx, change).await,
         };
         match result {
             Ok(result) => {

@@ -1,0 +1,130 @@
+//! LMS API clients, one module per platform, beside `ghl/`, behind the one port the worker uses
+//! to apply a GHL contact to an LMS account: [`LmsAccount`].
+//!
+//! What each platform cannot do through its API is answered with [`LmsError::Unsupported`] naming
+//! it, so the worker can skip that part of a change and say so, instead of failing the event.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::domain::Email;
+
+/// A learner as an LMS holds them. `raw` keeps the platform's own document for support, since
+/// several platforms' shapes are only partly documented.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmsUser {
+    pub id: String,
+    pub email: Email,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub active: bool,
+    pub raw: serde_json::Value,
+}
+
+/// What the sync writes about a learner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnerFields {
+    pub email: Email,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// LMS custom field key → value (platforms that have custom fields).
+    pub custom_fields: BTreeMap<String, String>,
+}
+
+/// Something a tag rule can grant a learner; each platform supports some kinds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Membership {
+    /// Skilljar groups, TalentLMS groups.
+    Group(String),
+    /// TalentLMS branches.
+    Branch(String),
+    /// Trainual roles.
+    Role(String),
+    /// Trainual subjects (assigned training).
+    Subject(String),
+}
+
+/// One LMS account, as the worker needs it. Every write is repeat-safe: a redelivered event may
+/// call it again after a crash.
+#[async_trait]
+pub trait LmsAccount: Send + Sync {
+    /// The platform's slug (`skilljar`, `talentlms`, `trainual`).
+    fn platform(&self) -> &'static str;
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<LmsUser>, LmsError>;
+
+    /// Creates the learner, or updates the user with this email if one exists (found first, so a
+    /// create after a crash never makes a second learner).
+    async fn upsert_user(&self, fields: &LearnerFields) -> Result<LmsUser, LmsError>;
+
+    /// Enrolls in a course; enrolling again is not an error.
+    async fn enroll(&self, user_id: &str, course_id: &str) -> Result<(), LmsError>;
+
+    async fn grant(&self, user_id: &str, membership: &Membership) -> Result<(), LmsError>;
+
+    /// Removing what the learner does not have is not an error.
+    async fn revoke(&self, user_id: &str, membership: &Membership) -> Result<(), LmsError>;
+
+    /// Deactivates (never deletes) the learner.
+    async fn deactivate(&self, user_id: &str) -> Result<(), LmsError>;
+}
+
+/// Why an LMS call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LmsError {
+    #[error("{platform}: rate limited")]
+    RateLimited { platform: &'static str },
+    #[error("{platform}: server error {status}")]
+    Server { platform: &'static str, status: u16 },
+    #[error("{platform}: timed out")]
+    Timeout { platform: &'static str },
+    #[error("{platform}: {message}")]
+    Transport { platform: &'static str, message: String },
+    #[error("{platform}: credentials refused ({status})")]
+    Unauthorized { platform: &'static str, status: u16 },
+    #[error("{platform}: {status} {message}")]
+    Rejected {
+        platform: &'static str,
+        status: u16,
+        message: String,
+    },
+    #[error("{platform}: not found: {what}")]
+    NotFound { platform: &'static str, what: String },
+    #[error("{platform} cannot {what} through its API")]
+    Unsupported {
+        platform: &'static str,
+        what: &'static str,
+    },
+    #[error("{platform}: credentials unavailable: {message}")]
+    Credentials { platform: &'static str, message: String },
+}
+
+impl LmsError {
+    /// Worth retrying later: the platform did not act, or may not have.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            LmsError::RateLimited { .. }
+                | LmsError::Server { .. }
+                | LmsError::Timeout { .. }
+                | LmsError::Transport { .. }
+                | LmsError::Credentials { .. }
+        )
+    }
+
+    /// A short reason for the DLQ attribute and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LmsError::RateLimited { .. } => "lms_rate_limited",
+            LmsError::Server { .. } => "lms_server_error",
+            LmsError::Timeout { .. } => "lms_timeout",
+            LmsError::Transport { .. } => "lms_transport",
+            LmsError::Unauthorized { .. } => "lms_unauthorized",
+            LmsError::Rejected { .. } => "lms_rejected",
+            LmsError::NotFound { .. } => "lms_not_found",
+            LmsError::Unsupported { .. } => "lms_unsupported",
+            LmsError::Credentials { .. } => "lms_credentials",
+        }
+    }
+}
