@@ -33,6 +33,17 @@ async fn check_mapping_against_locations(mapping: &Mapping, ghl: &GhlClients) ->
             }));
         }
     }
+    for (name, target) in &mapping.targets {
+        if ghl.for_location(Some(&target.location_id)).is_err() {
+            return Err(StartupError::Mapping(MappingError::Invalid {
+                path: "mapping".into(),
+                message: format!(
+                    "targets.{name}.location_id is {}, but no GHL secret is for that location",
+                    target.location_id
+                ),
+            }));
+        }
+    }
     let keys = mapping.custom_field_keys();
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     for (location_id, client) in ghl.locations() {

@@ -328,6 +328,35 @@ pub struct GhlContactFacts {
     pub dnd: Option<bool>,
 }
 
+/// Something a tag rule can grant a learner; each platform supports some kinds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "lowercase")]
+pub enum Membership {
+    /// Skilljar groups, TalentLMS groups.
+    Group(String),
+    /// TalentLMS branches.
+    Branch(String),
+    /// Trainual roles.
+    Role(String),
+    /// Trainual subjects (assigned training).
+    Subject(String),
+}
+
+/// A GHL contact as the GHL → LMS rules see it, read with the fewest calls the change allows
+/// (a contact webhook carries the whole contact: no call at all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactSnapshot {
+    pub location_id: String,
+    pub contact_id: String,
+    pub email: Option<Email>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub tags: std::collections::BTreeSet<String>,
+    /// By GHL custom field id.
+    pub custom_fields: BTreeMap<String, String>,
+    pub deleted: bool,
+}
+
 /// Everything the worker can be asked to do. Tagged so that the queue message says what it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]

@@ -65,6 +65,12 @@ pub fn link(entity: &EntityKey) -> String {
     format!("link#{entity}")
 }
 
+/// What an LMS target last held for a GHL contact, as far as the sync knows (see
+/// `ports::LearnerMirror`).
+pub fn mirror(target: &str, contact_id: &str) -> String {
+    format!("mirror#{}#{}", part(target), part(contact_id))
+}
+
 /// A named lease (e.g. "only one process refreshes this OAuth token").
 pub fn lease(name: &str) -> String {
     format!("lease#{name}")

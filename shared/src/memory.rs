@@ -12,8 +12,8 @@ use crate::domain::SourcePlatform;
 use crate::idempotency::record_is_live;
 use crate::keys::{self, EntityKey};
 use crate::ports::{
-    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, OutboundMessage, PortError,
-    PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule,
+    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, LearnerMirror, OutboundMessage,
+    PortError, PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule,
 };
 
 fn poisoned(port: &'static str) -> PortError {
@@ -102,6 +102,7 @@ impl IdempotencyStore for MemoryIdempotencyStore {
 pub struct MemoryEntityMap {
     contacts: Mutex<HashMap<String, ContactLink>>,
     links: Mutex<HashMap<String, EntityLink>>,
+    mirrors: Mutex<HashMap<String, LearnerMirror>>,
 }
 
 #[async_trait]
@@ -136,6 +137,31 @@ impl EntityMap for MemoryEntityMap {
             .map_err(|_| poisoned("entity map"))?
             .insert(keys::link(&link.key), link.clone());
         Ok(())
+    }
+
+    async fn mirror(&self, target: &str, contact_id: &str) -> Result<Option<LearnerMirror>, PortError> {
+        let mirrors = self.mirrors.lock().map_err(|_| poisoned("entity map"))?;
+        Ok(mirrors.get(&keys::mirror(target, contact_id)).cloned())
+    }
+
+    async fn put_mirror(
+        &self,
+        target: &str,
+        contact_id: &str,
+        mirror: &LearnerMirror,
+    ) -> Result<bool, PortError> {
+        let mut mirrors = self.mirrors.lock().map_err(|_| poisoned("entity map"))?;
+        let key = keys::mirror(target, contact_id);
+        let stored = mirrors.get(&key).map_or(0, |m| m.version);
+        if stored != mirror.version {
+            return Ok(false);
+        }
+        let next = LearnerMirror {
+            version: mirror.version + 1,
+            ..mirror.clone()
+        };
+        mirrors.insert(key, next);
+        Ok(true)
     }
 }
 
@@ -194,5 +220,154 @@ impl SlotSchedule for MemorySlots {
         }
         next.insert(key.to_owned(), start + spacing_us);
         Ok(Some(start))
+    }
+}
+
+/// An LMS account in memory: learners by email, enrollments, memberships, and every call made,
+/// so that tests can count what a change cost. Grants of `unsupported` kinds answer
+/// `LmsError::Unsupported`, as a platform without them would.
+#[derive(Debug, Default)]
+pub struct MemoryLms {
+    state: Mutex<MemoryLmsState>,
+    pub unsupported: Vec<&'static str>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct MemoryLmsState {
+    /// Learner id → (email, first, last, active).
+    pub users: std::collections::BTreeMap<String, (String, Option<String>, Option<String>, bool)>,
+    pub enrollments: std::collections::BTreeSet<(String, String)>,
+    pub memberships: std::collections::BTreeSet<(String, crate::domain::Membership)>,
+    /// `operation user-or-email …`, in order.
+    pub calls: Vec<String>,
+}
+
+impl MemoryLms {
+    pub fn state(&self) -> MemoryLmsState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut MemoryLmsState) -> T) -> Result<T, crate::lms::LmsError> {
+        let mut state = self.state.lock().map_err(|_| crate::lms::LmsError::Transport {
+            platform: "memory",
+            message: "lock poisoned".into(),
+        })?;
+        Ok(f(&mut state))
+    }
+
+    fn user(state: &MemoryLmsState, id: &str) -> Option<crate::lms::LmsUser> {
+        let (email, first, last, active) = state.users.get(id)?;
+        Some(crate::lms::LmsUser {
+            id: id.to_owned(),
+            email: crate::domain::Email::try_from(email.clone()).ok()?,
+            first_name: first.clone(),
+            last_name: last.clone(),
+            active: *active,
+            raw: serde_json::Value::Null,
+        })
+    }
+
+    fn kind(membership: &crate::domain::Membership) -> &'static str {
+        match membership {
+            crate::domain::Membership::Group(_) => "group",
+            crate::domain::Membership::Branch(_) => "branch",
+            crate::domain::Membership::Role(_) => "role",
+            crate::domain::Membership::Subject(_) => "subject",
+        }
+    }
+}
+
+#[async_trait]
+impl crate::lms::LmsAccount for MemoryLms {
+    fn platform(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn find_user_by_email(
+        &self,
+        email: &crate::domain::Email,
+    ) -> Result<Option<crate::lms::LmsUser>, crate::lms::LmsError> {
+        self.with(|s| {
+            s.calls.push(format!("find {}", email.as_str()));
+            let id = s
+                .users
+                .iter()
+                .find(|(_, u)| u.0 == email.as_str())
+                .map(|(id, _)| id.clone());
+            id.and_then(|id| Self::user(s, &id))
+        })
+    }
+
+    async fn upsert_user(
+        &self,
+        fields: &crate::lms::LearnerFields,
+    ) -> Result<crate::lms::LmsUser, crate::lms::LmsError> {
+        let user = self.with(|s| {
+            s.calls.push(format!("upsert {}", fields.email.as_str()));
+            let existing = s
+                .users
+                .iter()
+                .find(|(_, u)| u.0 == fields.email.as_str())
+                .map(|(id, _)| id.clone());
+            let id = existing.unwrap_or_else(|| format!("lms-{}", s.users.len() + 1));
+            s.users.insert(
+                id.clone(),
+                (
+                    fields.email.as_str().to_owned(),
+                    fields.first_name.clone(),
+                    fields.last_name.clone(),
+                    true,
+                ),
+            );
+            Self::user(s, &id)
+        })?;
+        user.ok_or_else(|| crate::lms::LmsError::Transport {
+            platform: "memory",
+            message: "user vanished".into(),
+        })
+    }
+
+    async fn enroll(&self, user_id: &str, course_id: &str) -> Result<(), crate::lms::LmsError> {
+        self.with(|s| {
+            s.calls.push(format!("enroll {user_id} {course_id}"));
+            s.enrollments.insert((user_id.to_owned(), course_id.to_owned()));
+        })
+    }
+
+    async fn grant(
+        &self,
+        user_id: &str,
+        membership: &crate::domain::Membership,
+    ) -> Result<(), crate::lms::LmsError> {
+        if self.unsupported.contains(&Self::kind(membership)) {
+            return Err(crate::lms::LmsError::Unsupported {
+                platform: "memory",
+                what: "grant this membership",
+            });
+        }
+        self.with(|s| {
+            s.calls.push(format!("grant {user_id} {membership:?}"));
+            s.memberships.insert((user_id.to_owned(), membership.clone()));
+        })
+    }
+
+    async fn revoke(
+        &self,
+        user_id: &str,
+        membership: &crate::domain::Membership,
+    ) -> Result<(), crate::lms::LmsError> {
+        self.with(|s| {
+            s.calls.push(format!("revoke {user_id} {membership:?}"));
+            s.memberships.remove(&(user_id.to_owned(), membership.clone()));
+        })
+    }
+
+    async fn deactivate(&self, user_id: &str) -> Result<(), crate::lms::LmsError> {
+        self.with(|s| {
+            s.calls.push(format!("deactivate {user_id}"));
+            if let Some(user) = s.users.get_mut(user_id) {
+                user.3 = false;
+            }
+        })
     }
 }

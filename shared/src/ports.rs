@@ -1,13 +1,14 @@
 //! The small interfaces the sync logic needs from the outside world. Each has an AWS adapter
 //! (`crate::aws`) and an in-memory one (`crate::memory`) for unit tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::SourcePlatform;
+use crate::domain::{Membership, SourcePlatform};
 use crate::keys::EntityKey;
 
 /// A failure of the infrastructure behind a port. Always worth retrying later: nothing about the
@@ -122,6 +123,22 @@ pub struct EntityLink {
     pub completed: bool,
 }
 
+/// What an LMS target (one account) last held for one GHL contact, as far as the sync knows: what
+/// it wrote there, or what the LMS itself reported. Both directions compare with it before writing,
+/// so that a change which only echoes the other direction's write is dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnerMirror {
+    pub lms_user_id: String,
+    /// Hash of the learner's email, names and mapped fields.
+    pub identity: String,
+    pub courses: BTreeSet<String>,
+    pub memberships: BTreeSet<Membership>,
+    pub active: bool,
+    /// Optimistic concurrency: each write names the version it read.
+    #[serde(skip)]
+    pub version: u64,
+}
+
 #[async_trait]
 pub trait EntityMap: Send + Sync {
     async fn contact(
@@ -135,6 +152,17 @@ pub trait EntityMap: Send + Sync {
     async fn link(&self, key: &EntityKey) -> Result<Option<EntityLink>, PortError>;
 
     async fn put_link(&self, link: &EntityLink) -> Result<(), PortError>;
+
+    async fn mirror(&self, target: &str, contact_id: &str) -> Result<Option<LearnerMirror>, PortError>;
+
+    /// Stores `mirror` as version `mirror.version + 1` if the stored one is still `mirror.version`
+    /// (0: none stored); `false` when another writer got there first.
+    async fn put_mirror(
+        &self,
+        target: &str,
+        contact_id: &str,
+        mirror: &LearnerMirror,
+    ) -> Result<bool, PortError>;
 }
 
 #[async_trait]

@@ -14,8 +14,8 @@ use super::describe;
 use crate::domain::SourcePlatform;
 use crate::keys::{self, EntityKey};
 use crate::ports::{
-    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, Lease, PortError, PutOutcome,
-    RecordStatus, SlotSchedule,
+    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, LearnerMirror, Lease, PortError,
+    PutOutcome, RecordStatus, SlotSchedule,
 };
 
 const PK: &str = "pk";
@@ -223,6 +223,66 @@ impl EntityMap for DynamoTable {
             .await
             .map_err(|e| PortError::new("entity map", describe(&e)))?;
         Ok(())
+    }
+
+    async fn mirror(&self, target: &str, contact_id: &str) -> Result<Option<LearnerMirror>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(&keys::mirror(target, contact_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| PortError::new("entity map", describe(&e)))?;
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let state = get_s(item, "state").unwrap_or_default();
+        let mirror: LearnerMirror = serde_json::from_str(&state)
+            .map_err(|e| PortError::new("entity map", format!("unreadable mirror: {e}")))?;
+        Ok(Some(LearnerMirror {
+            version: get_n(item, "version")
+                .and_then(|v| u64::try_from(v).ok())
+                .unwrap_or(0),
+            ..mirror
+        }))
+    }
+
+    async fn put_mirror(
+        &self,
+        target: &str,
+        contact_id: &str,
+        mirror: &LearnerMirror,
+    ) -> Result<bool, PortError> {
+        let state = serde_json::to_string(mirror)
+            .map_err(|e| PortError::new("entity map", format!("mirror not serialisable: {e}")))?;
+        let expected = i64::try_from(mirror.version).unwrap_or(i64::MAX);
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(&keys::mirror(target, contact_id)))
+            .item("state", s(&state))
+            .item("version", n(expected + 1))
+            .item("updated_at", n(OffsetDateTime::now_utc().unix_timestamp()));
+        put = if mirror.version == 0 {
+            put.condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+        } else {
+            put.condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", n(expected))
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(PortError::new("entity map", describe(&e))),
+        }
     }
 }
 

@@ -68,6 +68,21 @@ impl GhlClient {
             .collect()
     }
 
+    /// The id of a field named by key or by id.
+    pub async fn custom_field_id(&self, field: &FieldRef) -> Result<String, GhlError> {
+        let resolved = self
+            .resolve_custom_fields(&[(field.clone(), String::new())])
+            .await?;
+        resolved
+            .into_iter()
+            .next()
+            .map(|v| v.id)
+            .ok_or_else(|| GhlError::Decode {
+                status: 200,
+                problem: "custom field resolution returned nothing".into(),
+            })
+    }
+
     /// Which of `keys` the location lacks (for the mapping check).
     pub async fn missing_custom_field_keys(&self, keys: &[&str]) -> Result<Vec<String>, GhlError> {
         let definitions = self.custom_fields().await?;

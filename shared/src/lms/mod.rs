@@ -4,11 +4,13 @@
 //! What each platform cannot do through its API is answered with [`LmsError::Unsupported`] naming
 //! it, so the worker can skip that part of a change and say so, instead of failing the event.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::domain::Email;
+pub use crate::domain::Membership;
 
 /// A learner as an LMS holds them. `raw` keeps the platform's own document for support, since
 /// several platforms' shapes are only partly documented.
@@ -30,19 +32,6 @@ pub struct LearnerFields {
     pub last_name: Option<String>,
     /// LMS custom field key → value (platforms that have custom fields).
     pub custom_fields: BTreeMap<String, String>,
-}
-
-/// Something a tag rule can grant a learner; each platform supports some kinds.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Membership {
-    /// Skilljar groups, TalentLMS groups.
-    Group(String),
-    /// TalentLMS branches.
-    Branch(String),
-    /// Trainual roles.
-    Role(String),
-    /// Trainual subjects (assigned training).
-    Subject(String),
 }
 
 /// One LMS account, as the worker needs it. Every write is repeat-safe: a redelivered event may
@@ -68,6 +57,20 @@ pub trait LmsAccount: Send + Sync {
 
     /// Deactivates (never deletes) the learner.
     async fn deactivate(&self, user_id: &str) -> Result<(), LmsError>;
+}
+
+/// The LMS accounts of a deployment, by the mapping's target names.
+#[derive(Clone, Default)]
+pub struct LmsAccounts(HashMap<String, Arc<dyn LmsAccount>>);
+
+impl LmsAccounts {
+    pub fn insert(&mut self, target: impl Into<String>, account: Arc<dyn LmsAccount>) {
+        self.0.insert(target.into(), account);
+    }
+
+    pub fn get(&self, target: &str) -> Option<&dyn LmsAccount> {
+        self.0.get(target).map(|a| a.as_ref())
+    }
 }
 
 /// Why an LMS call failed.

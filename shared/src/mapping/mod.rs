@@ -3,6 +3,7 @@
 //! Validated at cold start; every error names its line.
 
 mod model;
+mod targets;
 mod template;
 mod validate;
 
@@ -12,6 +13,7 @@ pub use model::{
     ContactRules, KindMatch, LearnerCreatedRules, Mapping, MilestoneRule, NoteAddedRules, NoteTemplate,
     ProviderRules, TagRule, TaskTemplate,
 };
+pub use targets::{OnDelete, Platform, Qualify, TagGrant, Target};
 pub use template::{Placeholder, Template};
 
 /// `config/mapping.toml` as it was when the binary was built.

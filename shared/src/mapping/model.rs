@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::targets::Target;
 use super::template::Template;
 use crate::domain::{FieldRef, LearnerCreated, MilestoneKind, MilestoneReached, SourcePlatform};
 
@@ -30,6 +31,9 @@ pub struct Mapping {
     pub task_templates: BTreeMap<String, TaskTemplate>,
     #[serde(default)]
     pub note_templates: BTreeMap<String, NoteTemplate>,
+    /// GHL → LMS: the LMS accounts each location feeds, by a name of the operator's choosing.
+    #[serde(default)]
+    pub targets: BTreeMap<String, Target>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -205,6 +209,21 @@ impl Mapping {
         tags
     }
 
+    /// The targets a GHL location feeds, by name.
+    pub fn targets_of(&self, location_id: &str) -> impl Iterator<Item = (&str, &Target)> {
+        self.targets
+            .iter()
+            .filter(move |(_, t)| t.location_id == location_id)
+            .map(|(name, t)| (name.as_str(), t))
+    }
+
+    /// The target an LMS account's own events come from, in a location: the account our GHL → LMS
+    /// writes went to, whose webhooks about them must not come back as new writes.
+    pub fn target_of_source(&self, source: &SourcePlatform, location_id: &str) -> Option<(&str, &Target)> {
+        self.targets_of(location_id)
+            .find(|(_, t)| t.source() == source.as_str())
+    }
+
     /// The GHL location the provider's events go to; `None` means the default location.
     pub fn location_of(&self, source: &SourcePlatform) -> Option<&str> {
         self.providers
@@ -236,6 +255,13 @@ impl Mapping {
             .chain(&self.contact.role_field)
             .chain(&self.contact.user_id_field)
             .chain(self.note_added.context_fields.values())
+            .chain(self.targets.values().flat_map(|t| {
+                let qualify = match &t.qualify {
+                    Some(super::targets::Qualify::Field { field, .. }) => Some(field),
+                    _ => None,
+                };
+                t.fields.values().chain(qualify)
+            }))
             .filter_map(|f| match f {
                 FieldRef::Key(k) => Some(k.clone()),
                 FieldRef::Id { .. } => None,

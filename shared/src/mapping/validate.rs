@@ -84,6 +84,9 @@ impl Mapping {
                 ));
             }
         }
+        for (name, target) in &self.targets {
+            target.validate(name, at)?;
+        }
         Ok(())
     }
 }
@@ -122,5 +125,58 @@ mod tests {
             assert!(err.contains(expected), "{text:?} → {err}");
         }
         assert!(Mapping::parse("[contact.custom_fields]\nx = \"\"\n").is_err());
+    }
+
+    const TARGET: &str =
+        "[targets.academy]\nplatform = \"skilljar\"\nsecret_id = \"lms/sj\"\nlocation_id = \"loc1\"\n";
+
+    #[test]
+    fn targets_are_read_with_their_rules() -> Result<(), String> {
+        let text = format!(
+            "{TARGET}default_courses = [\"c1\"]\nqualify = {{ tag = \"lms\" }}\n[targets.academy.fields]\ndept = \"department\"\n[[targets.academy.tag_rules]]\ntag = \"vip\"\ngroup = \"g-vip\"\nremove_when_untagged = true\n[targets.notes]\nplatform = \"outbound\"\nsecret_id = \"lms/out\"\nlocation_id = \"loc1\"\nurl = \"https://example.com/hook\"\n"
+        );
+        let mapping = Mapping::parse(&text)?;
+        let names: Vec<&str> = mapping.targets_of("loc1").map(|(n, _)| n).collect();
+        assert_eq!(names, ["academy", "notes"]);
+        assert_eq!(mapping.targets_of("other").count(), 0);
+        let (_, academy) = mapping
+            .target_of_source(&crate::domain::SourcePlatform::skilljar(), "loc1")
+            .ok_or("no skilljar target")?;
+        assert_eq!(academy.default_courses, ["c1"]);
+        assert_eq!(
+            academy.tag_rules[0].get_ref().membership(),
+            Some(crate::domain::Membership::Group("g-vip".into()))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn target_errors_name_the_line() {
+        let cases = [
+            (
+                format!("{TARGET}url = \"https://x\"\n"),
+                "line 2: [targets.academy] url is for outbound",
+            ),
+            (
+                TARGET.replace("skilljar", "outbound"),
+                "line 2: [targets.academy] is outbound: it needs a url",
+            ),
+            (
+                format!("{TARGET}\n[[targets.academy.tag_rules]]\ntag = \"vip\"\nrole = \"r\"\n"),
+                "line 6: skilljar cannot grant a role; it grants: group",
+            ),
+            (
+                format!(
+                    "{TARGET}[[targets.academy.tag_rules]]\ntag = \"vip\"\ngroup = \"g\"\nbranch = \"b\"\n"
+                ),
+                "line 5: a tag rule grants exactly one of group",
+            ),
+            (TARGET.replace("skilljar", "moodle"), "line 2"),
+            (format!("{TARGET}colour = \"blue\"\n"), "line 5"),
+        ];
+        for (text, expected) in cases {
+            let err = Mapping::parse(&text).err().unwrap_or_default();
+            assert!(err.contains(expected), "{text:?} → {err}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::contact::{custom_fields, remember_contact};
 use super::effects::{NewEntity, ensure};
+use super::mirror::{Reported, echo_of_our_write, record_reported};
 use super::templates::Values;
 use super::{Context, SyncError};
 use crate::domain::{FieldRef, LearnerCreated};
@@ -14,6 +15,20 @@ use crate::mapping::Mapping;
 
 /// Returns the GHL contact id.
 pub async fn sync(cx: &Context<'_>, learner: &LearnerCreated) -> Result<String, SyncError> {
+    let reported = Reported {
+        source: &learner.source,
+        user_id: &learner.source_user_id,
+        email: &learner.email,
+        first_name: learner.first_name.as_deref(),
+        last_name: learner.last_name.as_deref(),
+        fields: Some(&learner.custom_fields),
+        course: learner.course.as_ref().map(|c| c.id.as_str()),
+    };
+    if let Some(target) = echo_of_our_write(cx, &reported).await? {
+        return Ok(format!(
+            "echo of the sync's own write to {target}; nothing written"
+        ));
+    }
     let mapped = mapped_fields(learner, cx.mapping);
     let mut request = upsert_request(learner, cx.mapping);
     request.custom_fields = custom_fields(cx.ghl, mapped.into_iter().map(|(f, v)| (f.clone(), v))).await?;
@@ -43,6 +58,7 @@ pub async fn sync(cx: &Context<'_>, learner: &LearnerCreated) -> Result<String, 
             ensure(cx, &contact_id, &key, task).await?;
         }
     }
+    record_reported(cx, &reported).await?;
     Ok(contact_id)
 }
 

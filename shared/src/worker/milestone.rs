@@ -5,14 +5,41 @@
 
 use super::contact::{custom_fields, ensure_contact};
 use super::effects::{NewEntity, complete_task, ensure};
+use super::mirror::{Reported, echo_of_our_write, record_reported};
 use super::templates::Values;
 use super::{Context, SyncError};
-use crate::domain::{FieldRef, MilestoneReached, Progress};
+use crate::domain::{FieldRef, MilestoneKind, MilestoneReached, Progress};
 use crate::ghl::ContactFields;
 use crate::keys::EntityKey;
 
 /// Returns a summary of what was done (for the idempotency record and logs).
 pub async fn sync(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, SyncError> {
+    // A course start (an enrollment) may be the LMS reporting an enrollment the sync made there.
+    let enrollment = (m.progress == Progress::Started && m.kind == MilestoneKind::Course).then(|| Reported {
+        source: &m.source,
+        user_id: &m.learner.source_user_id,
+        email: &m.learner.email,
+        first_name: m.learner.first_name.as_deref(),
+        last_name: m.learner.last_name.as_deref(),
+        fields: None,
+        course: Some(m.milestone_id.as_str()),
+    });
+    if let Some(reported) = &enrollment
+        && let Some(target) = echo_of_our_write(cx, reported).await?
+    {
+        return Ok(format!(
+            "echo of the sync's own enrollment in {target}; nothing written"
+        ));
+    }
+    let done = write(cx, m).await?;
+    if let Some(reported) = &enrollment {
+        record_reported(cx, reported).await?;
+    }
+    Ok(done)
+}
+
+/// The GHL effects of the milestone, as its rule says.
+async fn write(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, SyncError> {
     let contact_id = ensure_contact(cx, &m.source, &m.learner).await?;
     let Some(rule) = cx.mapping.milestone_rule(m) else {
         return Ok(format!(

@@ -13,6 +13,7 @@ mod effects;
 pub mod ghl_changed;
 pub mod learner_created;
 pub mod milestone;
+mod mirror;
 pub mod note_added;
 pub mod task_changed;
 mod templates;
@@ -29,6 +30,7 @@ use crate::domain::{Origin, SyncEvent};
 use crate::ghl::{GhlClient, GhlClients, GhlError};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::keys;
+use crate::lms::{LmsAccounts, LmsError};
 use crate::mapping::Mapping;
 use crate::ports::{EntityMap, OutboundMessage, PortError, Queue};
 
@@ -39,13 +41,23 @@ pub enum SyncError {
     Ghl(#[from] GhlError),
     #[error(transparent)]
     Port(#[from] PortError),
+    #[error(transparent)]
+    Lms(#[from] LmsError),
+    /// The mapping names a target the deployment has no account for (cold start checks this).
+    #[error("no LMS account configured for target {0}")]
+    NoAccount(String),
+    /// Another invocation changed what a target holds for this contact meanwhile: redo.
+    #[error("concurrent update of {0}; will be redelivered")]
+    Concurrent(String),
 }
 
 impl SyncError {
     pub fn is_retryable(&self) -> bool {
         match self {
             SyncError::Ghl(e) => e.is_retryable(),
-            SyncError::Port(_) => true,
+            SyncError::Port(_) | SyncError::Concurrent(_) => true,
+            SyncError::Lms(e) => e.is_retryable(),
+            SyncError::NoAccount(_) => false,
         }
     }
 
@@ -53,6 +65,9 @@ impl SyncError {
         match self {
             SyncError::Ghl(e) => e.reason(),
             SyncError::Port(_) => "infrastructure",
+            SyncError::Lms(e) => e.reason(),
+            SyncError::NoAccount(_) => "no_lms_account",
+            SyncError::Concurrent(_) => "concurrent_update",
         }
     }
 }
@@ -88,6 +103,8 @@ pub struct Context<'a> {
     pub ghl: &'a GhlClient,
     pub entities: &'a dyn EntityMap,
     pub mapping: &'a Mapping,
+    /// The LMS accounts the mapping's targets name.
+    pub lms: &'a LmsAccounts,
 }
 
 /// What the worker needs to do its job; built once per cold start.
@@ -98,6 +115,7 @@ pub struct SyncWorker {
     idempotency: Idempotency,
     dead_letters: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
+    lms: LmsAccounts,
 }
 
 /// How long an IN_PROGRESS claim may live when the caller reports no usable deadline: longer than
@@ -120,7 +138,14 @@ impl SyncWorker {
             idempotency,
             dead_letters,
             clock,
+            lms: LmsAccounts::default(),
         }
+    }
+
+    /// The LMS accounts the mapping's targets write to (GHL → LMS).
+    pub fn with_lms_accounts(mut self, lms: LmsAccounts) -> Self {
+        self.lms = lms;
+        self
     }
 
     /// The worker's clock, so that a batch loop measures time left the same way.
@@ -218,6 +243,7 @@ impl SyncWorker {
             ghl: &ghl,
             entities: self.entities.as_ref(),
             mapping: &self.mapping,
+            lms: &self.lms,
         };
         let result = match &envelope.event {
             SyncEvent::LearnerCreated(learner) => learner_created::sync(&cx, learner).await,

@@ -189,3 +189,198 @@ async fn a_stored_v1_message_is_read_and_reaches_its_rules() -> Result<(), Strin
     assert!(dlq.messages().is_empty());
     Ok(())
 }
+
+// GHL → LMS: a contact's changes applied to a target through the memory LMS.
+
+const TARGETS: &str = r#"
+[targets.academy]
+platform = "skilljar"
+secret_id = "lms/academy"
+location_id = "loc-1"
+qualify = { tag = "lms-learner" }
+default_courses = ["c1"]
+on_delete = "deactivate"
+[[targets.academy.tag_rules]]
+tag = "vip"
+group = "g-vip"
+remove_when_untagged = true
+[[targets.academy.tag_rules]]
+tag = "alumni"
+group = "g-alumni"
+"#;
+
+struct GhlHarness {
+    worker: SyncWorker,
+    lms: Arc<crate::memory::MemoryLms>,
+    entities: Arc<MemoryEntityMap>,
+    dlq: Arc<MemoryQueue>,
+    sent: std::sync::atomic::AtomicUsize,
+}
+
+fn ghl_harness() -> Result<GhlHarness, String> {
+    let dlq = Arc::new(MemoryQueue::default());
+    let entities = Arc::new(MemoryEntityMap::default());
+    let lms = Arc::new(crate::memory::MemoryLms::default());
+    let config = GhlConfig {
+        base_url: "http://127.0.0.1:9".into(),
+        timeout: Duration::from_secs(1),
+        ..GhlConfig::default()
+    };
+    let client =
+        crate::ghl::GhlClient::new(&config, Arc::new(NoCredentials), Arc::new(crate::ghl::Unlimited))
+            .map_err(|e| e.to_string())?;
+    let mut accounts = crate::lms::LmsAccounts::default();
+    accounts.insert("academy", lms.clone());
+    let worker = SyncWorker::new(
+        crate::ghl::GhlClients::single("loc-1", client),
+        entities.clone(),
+        Arc::new(Mapping::parse(TARGETS)?),
+        Idempotency::new(
+            Arc::new(MemoryIdempotencyStore::default()),
+            Duration::from_secs(60),
+        ),
+        dlq.clone(),
+        Arc::new(SystemClock),
+    )
+    .with_lms_accounts(accounts);
+    Ok(GhlHarness {
+        worker,
+        lms,
+        entities,
+        dlq,
+        sent: std::sync::atomic::AtomicUsize::new(0),
+    })
+}
+
+impl GhlHarness {
+    /// Delivers a contact change (a new delivery each time, as GHL's webhooks are).
+    async fn change(&self, kind: crate::domain::GhlChangeKind, tags: &[&str]) -> RecordOutcome {
+        let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let change = crate::domain::GhlChange {
+            location_id: "loc-1".into(),
+            contact_id: Some("contact-ada".into()),
+            change: kind,
+            contact: Some(crate::domain::GhlContactFacts {
+                email: Email::try_from("ada@example.com".to_owned()).ok(),
+                first_name: Some("Ada".into()),
+                last_name: Some("Lovelace".into()),
+                tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                ..Default::default()
+            }),
+            occurred_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let envelope = Envelope::new(
+            format!("ingest:ghl:webhook-{n}"),
+            "corr".into(),
+            time::OffsetDateTime::UNIX_EPOCH,
+            DeliveryHash::of(format!("webhook-{n}").as_bytes()),
+            SyncEvent::GhlChanged(change),
+        );
+        let body = serde_json::to_string(&envelope).unwrap_or_default();
+        self.worker.handle(Message { id: "m", body: &body }, None).await
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.lms.state().calls
+    }
+}
+
+fn synced(outcome: &RecordOutcome) -> bool {
+    matches!(outcome, RecordOutcome::Synced { .. })
+}
+
+#[tokio::test]
+async fn a_tagged_contact_becomes_a_learner_enrolled_and_grouped_once() -> Result<(), String> {
+    use crate::domain::{GhlChangeKind, Membership};
+    let h = ghl_harness()?;
+    let outcome = h
+        .change(GhlChangeKind::ContactCreated, &["lms-learner", "vip"])
+        .await;
+    assert!(synced(&outcome), "{outcome:?}");
+    assert_eq!(
+        h.calls(),
+        [
+            "upsert ada@example.com",
+            "enroll lms-1 c1",
+            "grant lms-1 Group(\"g-vip\")"
+        ]
+    );
+    let state = h.lms.state();
+    assert!(state.enrollments.contains(&("lms-1".into(), "c1".into())));
+    assert!(
+        state
+            .memberships
+            .contains(&("lms-1".into(), Membership::Group("g-vip".into())))
+    );
+    // The learner is known to the LMS → GHL direction as this contact.
+    let link = h
+        .entities
+        .contact(&SourcePlatform::skilljar(), "lms-1")
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(link.map(|l| l.contact_id).as_deref(), Some("contact-ada"));
+
+    // GHL's next webhooks about the same state (an update, a tag event): nothing written.
+    for kind in [GhlChangeKind::ContactUpdated, GhlChangeKind::ContactTagsChanged] {
+        let outcome = h.change(kind, &["lms-learner", "vip"]).await;
+        assert!(synced(&outcome), "{outcome:?}");
+    }
+    assert_eq!(
+        h.calls().len(),
+        3,
+        "no call for a change that adds nothing: {:?}",
+        h.calls()
+    );
+    assert!(h.dlq.messages().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn untagging_removes_only_the_groups_the_mapping_says() -> Result<(), String> {
+    use crate::domain::{GhlChangeKind, Membership};
+    let h = ghl_harness()?;
+    h.change(GhlChangeKind::ContactCreated, &["lms-learner", "vip", "alumni"])
+        .await;
+    let before = h.calls().len();
+    let outcome = h
+        .change(GhlChangeKind::ContactTagsChanged, &["lms-learner"])
+        .await;
+    assert!(synced(&outcome), "{outcome:?}");
+    assert_eq!(h.calls()[before..], ["revoke lms-1 Group(\"g-vip\")"]);
+    let memberships = h.lms.state().memberships;
+    assert!(!memberships.contains(&("lms-1".into(), Membership::Group("g-vip".into()))));
+    assert!(memberships.contains(&("lms-1".into(), Membership::Group("g-alumni".into()))));
+    Ok(())
+}
+
+#[tokio::test]
+async fn contacts_that_do_not_qualify_and_notes_cost_no_lms_call() -> Result<(), String> {
+    use crate::domain::GhlChangeKind;
+    let h = ghl_harness()?;
+    let outcome = h.change(GhlChangeKind::ContactCreated, &["prospect"]).await;
+    assert!(synced(&outcome), "{outcome:?}");
+    let outcome = h
+        .change(GhlChangeKind::NoteCreated { note_id: "n1".into() }, &[])
+        .await;
+    assert!(synced(&outcome), "{outcome:?}");
+    assert!(h.calls().is_empty(), "{:?}", h.calls());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deleted_contact_deactivates_the_learner_when_the_mapping_says_so() -> Result<(), String> {
+    use crate::domain::GhlChangeKind;
+    let h = ghl_harness()?;
+    h.change(GhlChangeKind::ContactCreated, &["lms-learner"]).await;
+    let outcome = h.change(GhlChangeKind::ContactDeleted, &["lms-learner"]).await;
+    assert!(synced(&outcome), "{outcome:?}");
+    assert_eq!(h.calls().last().map(String::as_str), Some("deactivate lms-1"));
+    let again = h.change(GhlChangeKind::ContactDeleted, &["lms-learner"]).await;
+    assert!(synced(&again), "{again:?}");
+    assert_eq!(
+        h.calls().iter().filter(|c| c.starts_with("deactivate")).count(),
+        1
+    );
+    assert_eq!(h.lms.state().users.get("lms-1").map(|u| u.3), Some(false));
+    Ok(())
+}
