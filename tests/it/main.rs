@@ -2,6 +2,7 @@
 //! the AWS SDK) and GHL's official contract served by Prism, or wiremock where a test needs GHL to
 //! misbehave on purpose. Run through `scripts/test`.
 
+mod entity_map;
 mod ghl_contract;
 mod ingest;
 mod ingest_triggers;
