@@ -10,5 +10,6 @@ mod oauth;
 mod pipeline;
 mod rate_budget;
 mod sandbox;
+mod two_way;
 mod worker;
 mod worker_flows;
