@@ -187,6 +187,8 @@ async fn apply(
 
     if next.lms_user_id.is_empty() || next.identity != want.identity || !next.active {
         let user = account.upsert_user(&want.fields).await?;
+        // A crash test kills the worker here: the LMS has the learner, the mirror does not yet.
+        fail::fail_point!("after-lms-upsert");
         written.push(format!("learner {}", user.id));
         next.lms_user_id = user.id;
         next.identity = want.identity.clone();
