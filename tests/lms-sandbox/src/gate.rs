@@ -54,7 +54,10 @@ pub(crate) enum Refusal {
     Unauthorized {
         given: bool,
     },
-    Throttled,
+    /// `wait`: whole seconds until the limiter admits again, when the caller is known.
+    Throttled {
+        wait: Option<u64>,
+    },
     Server(StatusCode),
     /// TalentLMS v2 without a well-formed `X-API-Version`.
     BadVersion,
@@ -78,6 +81,12 @@ impl Budget {
     fn peek(limiter: &mut Limiter, now: Instant) -> Self {
         let headers = limiter.peek(now);
         Self::of(limiter, headers, now)
+    }
+
+    /// `Retry-After`: whole seconds, rounded up, at least one (zero would invite a hot loop).
+    fn retry_secs(&self) -> u64 {
+        let wait = self.retry_after;
+        (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
     }
 }
 
@@ -137,7 +146,10 @@ pub(crate) async fn gate(
                 edge.stats.rate_limited += 1;
                 let budget = Budget::of(&mut edge.limiter, headers, now);
                 drop(edge);
-                return render(platform, Refusal::Throttled, Some(budget));
+                let refusal = Refusal::Throttled {
+                    wait: Some(budget.retry_secs()),
+                };
+                return render(platform, refusal, Some(budget));
             }
         }
     };
@@ -161,7 +173,10 @@ fn injected(shared: &Shared, platform: Platform, fault: Fault, authed: bool, now
         Fault::TooManyRequests => {
             edge.stats.injected_429 += 1;
             drop(edge);
-            render(platform, Refusal::Throttled, budget)
+            let refusal = Refusal::Throttled {
+                wait: budget.map(|b| b.retry_secs()),
+            };
+            render(platform, refusal, budget)
         }
         Fault::Server(status) => {
             edge.stats.injected_5xx += 1;
@@ -177,7 +192,7 @@ fn render(platform: Platform, refusal: Refusal, budget: Option<Budget>) -> Respo
         Platform::TalentLms => talentlms::refusal(refusal),
         Platform::Trainual => trainual::refusal(refusal),
     };
-    let throttled = refusal == Refusal::Throttled;
+    let throttled = matches!(refusal, Refusal::Throttled { .. });
     let headers = response.headers_mut();
     match budget {
         Some(budget) => apply_headers(platform, headers, &budget, throttled),
@@ -193,8 +208,7 @@ fn render(platform: Platform, refusal: Refusal, budget: Option<Budget>) -> Respo
 /// `X-RateLimit-Reset`. Skilljar (Django REST framework) and Trainual document none: they get only
 /// `Retry-After` on a 429, as DRF's throttling sends.
 fn apply_headers(platform: Platform, headers: &mut HeaderMap, budget: &Budget, throttled: bool) {
-    let retry_secs = budget.retry_after.as_secs() + u64::from(budget.retry_after.subsec_nanos() > 0);
-    let retry_secs = retry_secs.max(1);
+    let retry_secs = budget.retry_secs();
     if platform == Platform::TalentLms {
         let remaining = budget.headers.remaining.min(budget.headers.daily_remaining);
         set(headers, "x-ratelimit-limit", budget.headers.max.to_string());

@@ -430,7 +430,15 @@ pub(crate) fn refusal(refusal: Refusal) -> Response {
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"api\""));
             response
         }
-        Refusal::Throttled => detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled."),
+        // DRF's wording, with the wait when the throttle knows it.
+        Refusal::Throttled { wait } => {
+            let message = match wait {
+                Some(1) => "Request was throttled. Expected available in 1 second.".to_owned(),
+                Some(n) => format!("Request was throttled. Expected available in {n} seconds."),
+                None => "Request was throttled.".to_owned(),
+            };
+            detail(StatusCode::TOO_MANY_REQUESTS, &message)
+        }
         Refusal::BadVersion => detail(StatusCode::BAD_REQUEST, "Bad request."),
         Refusal::Server(status) => {
             let body = if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -385,7 +385,7 @@ pub(crate) fn refusal(refusal: Refusal) -> Response {
             "invalid_request_error",
             "Invalid API key provided".to_owned(),
         ),
-        Refusal::Throttled => (
+        Refusal::Throttled { .. } => (
             StatusCode::TOO_MANY_REQUESTS,
             "invalid_request_error",
             "API rate limit exceeded".to_owned(),

@@ -244,7 +244,7 @@ pub(crate) fn refusal(refusal: Refusal) -> Response {
             response
         }
         // Rack::Attack's default throttled answer.
-        Refusal::Throttled => (StatusCode::TOO_MANY_REQUESTS, "Retry later\n").into_response(),
+        Refusal::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "Retry later\n").into_response(),
         Refusal::BadVersion => ApiError::BadRequest("Bad request".into()).into_response(),
         Refusal::Server(status) => {
             let reason = status.canonical_reason().unwrap_or("Error");
@@ -468,14 +468,17 @@ async fn create_user(Extract(shared): Extract<Arc<Shared>>, headers: HeaderMap, 
         errors.add("email", "can't be blank");
     }
     errors.check()?;
+    let roles = ids(&body, &["role_ids"]).unwrap_or_default();
+    let subjects = ids(&body, &["subject_ids", "curriculum_ids"]).unwrap_or_default();
     let mut data = shared.trainual();
+    // Unknown ids refuse the whole invitation rather than leave a user behind a 422.
+    data.check_known(Kind::Role, &roles)?;
+    data.check_known(Kind::Subject, &subjects)?;
     let user = data.invite(
         email.as_deref().unwrap_or_default(),
         name.as_deref().unwrap_or_default(),
         title,
     )?;
-    let roles = ids(&body, &["role_ids"]).unwrap_or_default();
-    let subjects = ids(&body, &["subject_ids", "curriculum_ids"]).unwrap_or_default();
     let user = assign(&mut data, user.id, Kind::Role, &roles, true)
         .and_then(|_| assign(&mut data, user.id, Kind::Subject, &subjects, true))?;
     ok(StatusCode::CREATED, data.user_json(&user))
@@ -594,6 +597,22 @@ impl Kind {
     }
 }
 
+impl State {
+    /// A 422 naming the ids the account does not have.
+    fn check_known(&self, kind: Kind, items: &[u64]) -> Result<(), Errors> {
+        let known = |id: &u64| match kind {
+            Kind::Role => self.roles.iter().any(|r| r.id == *id),
+            Kind::Subject => self.subjects.iter().any(|s| s.id == *id),
+        };
+        let unknown: Vec<String> = items.iter().filter(|id| !known(id)).map(u64::to_string).collect();
+        let mut errors = Errors::default();
+        if !unknown.is_empty() {
+            errors.add(kind.field(), &format!("not found: {}", unknown.join(", ")));
+        }
+        errors.check()
+    }
+}
+
 fn assign(
     data: &mut State,
     user_id: u64,
@@ -601,16 +620,7 @@ fn assign(
     items: &[u64],
     add: bool,
 ) -> Result<TrainualUser, ApiError> {
-    let known = |id: &u64| match kind {
-        Kind::Role => data.roles.iter().any(|r| r.id == *id),
-        Kind::Subject => data.subjects.iter().any(|s| s.id == *id),
-    };
-    let unknown: Vec<String> = items.iter().filter(|id| !known(id)).map(u64::to_string).collect();
-    if !unknown.is_empty() {
-        let mut errors = Errors::default();
-        errors.add(kind.field(), &format!("not found: {}", unknown.join(", ")));
-        return Err(errors.into());
-    }
+    data.check_known(kind, items)?;
     let user = data
         .users
         .get_mut(&user_id)

@@ -108,7 +108,10 @@ async fn over_the_limit_answers_429_with_each_platforms_headers() {
                 assert_eq!(retry, 1, "{platform}: Retry-After");
                 match platform {
                     Platform::Skilljar => {
-                        assert_eq!(answer.body, json!({"detail": "Request was throttled."}))
+                        assert_eq!(
+                            answer.body,
+                            json!({"detail": "Request was throttled. Expected available in 1 second."})
+                        )
                     }
                     Platform::TalentLms => {
                         assert_eq!(answer.body["error"]["message"], "API rate limit exceeded");

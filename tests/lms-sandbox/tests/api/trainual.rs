@@ -113,6 +113,18 @@ async fn invite_find_by_email_update_and_archive() {
     let back = tr.put(&format!("/users/{id}/unarchive"), json!({})).await;
     assert_eq!(back.body["archived_at"], serde_json::Value::Null);
     assert_eq!(tr.get("/users/999").await.status, 404);
+
+    let unknown_role = tr
+        .post(
+            "/users",
+            json!({"user": {"email": "ed@example.com", "name": "Ed", "role_ids": [99]}}),
+        )
+        .await;
+    assert_eq!(unknown_role.status, 422);
+    assert!(
+        sandbox.trainual_user_by_email("ed@example.com").is_none(),
+        "no user behind a 422"
+    );
 }
 
 #[tokio::test]
