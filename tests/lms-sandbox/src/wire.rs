@@ -56,7 +56,8 @@ pub(crate) fn object(headers: &HeaderMap, bytes: &Bytes) -> Result<Object, BodyE
     }
 }
 
-/// Query pairs in order; an undecodable query reads as empty (the platforms ignore it too).
+/// Query pairs in order. A query that is not valid form encoding (bad UTF-8 after decoding)
+/// reads as empty rather than failing, so handlers need no error path for it.
 pub(crate) fn query(raw: Option<&str>) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or("")).unwrap_or_default()
 }
