@@ -14,7 +14,7 @@ mod service;
 pub mod signature;
 pub mod skilljar;
 
-pub use error::{IngestError, IngestResponse, MAX_BODY_BYTES};
+pub use error::{IngestError, IngestResponse, MAX_BODY_BYTES, RetryAnswer};
 pub use provider::{Delivery, Normalised, Parsed, Provider, Trigger, WebhookSecrets};
 pub use service::{IngestRequest, IngestService, correlation_id};
 
