@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod generic;
+pub mod ghl;
 mod parse;
 mod provider;
 mod service;

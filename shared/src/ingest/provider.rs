@@ -41,6 +41,8 @@ impl Trigger {
 pub struct Delivery<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
+    /// When it arrived, by the service's clock: the event's time for senders that give none.
+    pub received_at: OffsetDateTime,
 }
 
 /// A delivery turned into a canonical event plus the key that identifies it across retries.

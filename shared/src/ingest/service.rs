@@ -14,6 +14,7 @@ use crate::contract::{self, DeliveryHash, Envelope};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::ingest::error::{IngestError, IngestResponse, MAX_BODY_BYTES, RetryAnswer};
 use crate::ingest::generic::Generic;
+use crate::ingest::ghl::Ghl;
 use crate::ingest::provider::{Delivery, Parsed, Provider, Trigger, WebhookSecrets};
 use crate::ingest::skilljar::Skilljar;
 use crate::ports::Queue;
@@ -49,6 +50,7 @@ impl Route {
 /// arm here.
 fn route(trigger: Trigger, path: &str) -> Result<Route, IngestError> {
     match (trigger, path.trim_end_matches('/').rsplit('/').next()) {
+        (Trigger::GhlEvents, Some(Ghl::NAME)) => Ok(Route::to::<Ghl>()),
         (Trigger::GhlEvents, _) => Err(IngestError::NotFound(path.to_owned())),
         (_, Some(Skilljar::NAME)) => Ok(Route::to::<Skilljar>()),
         (_, Some(Generic::NAME)) => Ok(Route::to::<Generic>()),
@@ -150,13 +152,14 @@ impl IngestService {
         let delivery = Delivery {
             headers: request.headers,
             body: request.body,
+            received_at: self.clock.now(),
         };
         let received = receive(
             &secrets,
             self.secrets.id(),
             &delivery,
             self.trigger,
-            self.clock.now(),
+            delivery.received_at,
         )?;
         let normalised = match received.parsed {
             Parsed::Ping => {
