@@ -765,3 +765,37 @@ fn keys_are_read_from_pem_or_base64_der() {
     let local = GhlSigner::from_pkcs8(include_str!("../../../../config/local/ghl-webhook-test-key.pem"));
     assert!(local.is_some(), "the local test key parses");
 }
+
+/// Both schemes agree with OpenSSL (and so with GHL's Node `crypto`), byte for byte:
+/// `openssl pkeyutl -sign -rawin` with the local test key over `contact_create.json`, and
+/// `openssl dgst -sha256 -sign` with the RSA test key over `contact_update.json`.
+#[tokio::test]
+async fn signatures_made_by_openssl_verify() {
+    const ED25519_BY_OPENSSL: &str =
+        "FvEYsZkmWCxBbStTGzHHP57fswcuyM8Cad0Qo0nR2dHgLXve6Vnd21R4m/shaOaNGh1Ajw9sgwfA/tQlDNIKAg==";
+    const RSA_BY_OPENSSL: &str = "iaIBONoKEup0dkP4jC/SrB5qDl8e5Qa/3Qc7yJAG/kuHh/OstZ7BbDxaiRf4+9cl5l7YypVPMk2EeLyuQk4lMe1Vm1cr6LzMAtQo3l8xSQB2vL4W7PaGAe/p9OlXwySliJDsIzzvKFsZHeT3j9490tQnU2rpWZ+gX5vNhGlliTF3VLkn/oJr3ecQzF0/Cc8dL6MhOjZ2YzNAS+QoeC5RYxCAfFHkhm3hMN2+1RUMQGkqBL1Ml1UULJsC1xJpLy39lRT1bxtlhsxK+AExwpzBkRAaZP8jiy6Ckv1QxIc88+u2maUBVs2QB0xzepkmZtGOipEatnnWG4bhRO+XqjrMdw==";
+    let local = GhlSigner::from_pkcs8(include_str!("../../../../config/local/ghl-webhook-test-key.pem"));
+    let Some(local) = local else {
+        panic!("the local test key parses")
+    };
+    assert_eq!(local.sign(CONTACT_CREATE.as_bytes()), ED25519_BY_OPENSSL);
+    assert_eq!(rsa_sign(CONTACT_UPDATE), RSA_BY_OPENSSL);
+
+    let h = harness_with(&secrets(serde_json::json!({
+        "publicKeys": [local.public_key()],
+        "acceptLegacyRsa": true,
+        "legacyRsaPublicKey": rsa_public_key(),
+    })));
+    for (header, signature, body) in [
+        (SIGNATURE_HEADER, ED25519_BY_OPENSSL, CONTACT_CREATE),
+        (LEGACY_SIGNATURE_HEADER, RSA_BY_OPENSSL, CONTACT_UPDATE),
+    ] {
+        let response = post(&h, &headers(&[(header, signature)]), body).await;
+        assert_eq!(
+            response.status,
+            StatusCode::ACCEPTED,
+            "{header}: {}",
+            response.body
+        );
+    }
+}
