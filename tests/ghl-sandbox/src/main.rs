@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ghl_sandbox::{
     ContactSeed, FaultConfig, GrantSeed, Latency, LocationConfig, OAuthClientConfig, Sandbox, SandboxConfig,
+    WebhookConfig, WebhookKey,
 };
 
 const USAGE: &str = "\
@@ -30,11 +31,14 @@ usage: ghl-sandbox [options]
   --auth-code CODE         an authorization code for the first OAuth client; repeatable
   --token-ttl SECS         access token lifetime (default 86399)
   --contacts N             seed N demo contacts
+  --webhook-url URL        send GHL's webhooks (signed x-ghl-signature) to URL when contacts, tags,
+                           tasks or notes change; needs --webhook-key-file
+  --webhook-key-file PATH  the Ed25519 private key (PKCS#8 PEM) that signs them in place of GHL's
   --quiet                  do not log requests
 
 Every flag may also be set as GHL_SANDBOX_<FLAG> in the environment (comma-separated when repeatable).";
 
-const FLAGS: [&str; 17] = [
+const FLAGS: [&str; 19] = [
     "port",
     "location",
     "token",
@@ -51,6 +55,8 @@ const FLAGS: [&str; 17] = [
     "auth-code",
     "token-ttl",
     "contacts",
+    "webhook-url",
+    "webhook-key-file",
     "quiet",
 ];
 
@@ -194,7 +200,22 @@ impl Opts {
         }
         let location = self.location(&config)?;
         config.locations = vec![location];
+        config.webhooks = self.webhooks()?;
         Ok(config)
+    }
+
+    fn webhooks(&self) -> Result<Option<WebhookConfig>, String> {
+        match (self.last("webhook-url"), self.last("webhook-key-file")) {
+            (None, None) => Ok(None),
+            (Some(url), Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--webhook-key-file: cannot read {path}: {e}"))?;
+                let key = WebhookKey::from_pkcs8_pem(&text)
+                    .map_err(|e| format!("--webhook-key-file {path}: {e}"))?;
+                Ok(Some(WebhookConfig::new(url, key)))
+            }
+            _ => Err("--webhook-url and --webhook-key-file go together".into()),
+        }
     }
 
     fn location(&self, config: &SandboxConfig) -> Result<LocationConfig, String> {
@@ -278,6 +299,33 @@ mod tests {
         );
         assert_eq!(c.locations[0].refresh_tokens, vec![GrantSeed::new("cid", "rt-1")]);
         assert!(!c.log_requests);
+    }
+
+    #[test]
+    fn webhooks_need_a_url_and_a_key() {
+        let key = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/local/ghl-webhook-test-key.pem"
+        );
+        let c = config(&[
+            "--webhook-url",
+            "http://127.0.0.1:9/ghl-events/ghl",
+            "--webhook-key-file",
+            key,
+        ]);
+        let webhooks = c.webhooks.unwrap();
+        assert_eq!(webhooks.url, "http://127.0.0.1:9/ghl-events/ghl");
+        assert_eq!(
+            webhooks.key.public_key(),
+            "MCowBQYDK2VwAyEAh0WT6UwFa27LwAECR1aX7KZgG3u+MikUzEd60irPlpc="
+        );
+        for args in [
+            &["--webhook-url", "http://x"][..],
+            &["--webhook-key-file", key][..],
+        ] {
+            let opts = Opts::parse(args.iter().map(|s| s.to_string())).unwrap().unwrap();
+            assert!(opts.config().is_err());
+        }
     }
 
     #[test]
