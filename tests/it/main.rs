@@ -3,6 +3,7 @@
 //! misbehave on purpose. Run through `scripts/test`.
 
 mod ghl_contract;
+mod ghl_events;
 mod ingest;
 mod ingest_triggers;
 mod oauth;
