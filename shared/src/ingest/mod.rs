@@ -3,8 +3,9 @@
 //! Floors, bottom up: [`error`] (what can go wrong, and its one HTTP mapping) and `parse` (reading
 //! bodies and fields the same way for everyone); `provider` (what a provider is: authenticate a
 //! raw delivery, normalise it into a canonical event); the providers, one file each
-//! ([`skilljar`], [`generic`] with its [`signature`]); and `service`, the one pipeline every
-//! ingest function runs, which routes to a provider by the last segment of the path.
+//! ([`skilljar`], [`generic`] with its [`signature`], [`ghl`] for GHL's own webhooks); and
+//! `service`, the one pipeline every ingest function runs, which routes to a provider by the
+//! function's trigger and the last segment of the path.
 
 pub mod error;
 pub mod generic;
