@@ -355,16 +355,6 @@ struct MarketplaceEnvelope {
     timestamp: Option<Value>,
 }
 
-/// Contact events carry the whole contact, its id as `id`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContactBody {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(flatten)]
-    facts: MarketplaceFacts,
-}
-
 /// A contact's fields as GHL's contact events write them. Read leniently: they are hints for the
 /// worker, and an odd one must not cost GHL's only delivery.
 #[derive(Debug, Default, Deserialize)]
@@ -386,7 +376,8 @@ struct MarketplaceFacts {
     dnd: Option<Value>,
 }
 
-/// Note and task events: the note's or task's `id`, and `contactId` when GHL sends it.
+/// What an event is about: `id` (the contact, note, task or appointment) and `contactId` when GHL
+/// sends it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ItemBody {
@@ -430,47 +421,25 @@ fn marketplace(delivery: &Delivery<'_>) -> Result<Parsed, IngestError> {
             keys::delivery_claim("ghl", &["content", &hex::encode(Sha256::digest(&content))])
         }
     };
-    let (contact_id, change, contact) = match envelope.event_type.as_str() {
-        contact_event @ ("ContactCreate" | "ContactUpdate" | "ContactDelete" | "ContactTagUpdate"
-        | "ContactDndUpdate") => {
-            let body: ContactBody = parse::view(&document)?;
-            let change = match contact_event {
-                "ContactCreate" => GhlChangeKind::ContactCreated,
-                "ContactUpdate" => GhlChangeKind::ContactUpdated,
-                "ContactDelete" => GhlChangeKind::ContactDeleted,
-                "ContactTagUpdate" => GhlChangeKind::ContactTagsChanged,
-                _ => GhlChangeKind::ContactDndChanged,
-            };
-            (
-                Some(required_id(body.id, "id")?),
-                change,
-                Some(body.facts.into_facts()),
-            )
-        }
-        "AppointmentCreate" => {
-            let body: AppointmentBody = parse::view(&document)?;
-            let appointment = body
-                .appointment
-                .ok_or_else(|| IngestError::missing("appointment"))?;
-            let appointment_id = required_id(appointment.id, "appointment.id")?;
-            (
-                optional_id(appointment.contact_id),
-                GhlChangeKind::AppointmentCreated { appointment_id },
-                None,
-            )
-        }
-        item_event => {
-            let body: ItemBody = parse::view(&document)?;
-            let id = required_id(body.id, "id")?;
-            let change = match item_event {
-                "NoteCreate" => GhlChangeKind::NoteCreated { note_id: id },
-                "NoteUpdate" => GhlChangeKind::NoteUpdated { note_id: id },
-                "TaskCreate" => GhlChangeKind::TaskCreated { task_id: id },
-                "TaskComplete" => GhlChangeKind::TaskCompleted { task_id: id },
-                _ => GhlChangeKind::TaskDeleted { task_id: id },
-            };
-            (optional_id(body.contact_id), change, None)
-        }
+    // An appointment event nests its fields under `appointment`; every other carries them at
+    // the top, the contact's own id as `id` for contact events.
+    let (item, id_field): (ItemBody, &str) = if envelope.event_type == "AppointmentCreate" {
+        let body: AppointmentBody = parse::view(&document)?;
+        let appointment = body
+            .appointment
+            .ok_or_else(|| IngestError::missing("appointment"))?;
+        (appointment, "appointment.id")
+    } else {
+        (parse::view(&document)?, "id")
+    };
+    let Some(change) = change_kind(&envelope.event_type, || required_id(item.id.clone(), id_field))? else {
+        return Ok(Parsed::Ignored("GHL event type is not synced".into()));
+    };
+    let (contact_id, contact) = if is_about_the_contact(&change) {
+        let facts: MarketplaceFacts = parse::view(&document)?;
+        (Some(required_id(item.id, "id")?), Some(facts.into_facts()))
+    } else {
+        (optional_id(item.contact_id), None)
     };
     Ok(event(
         idempotency_key,
@@ -531,27 +500,12 @@ fn workflow(delivery: &Delivery<'_>) -> Result<Parsed, IngestError> {
         Some(data) => (non_blank(data.event), non_blank(data.id)),
         None => (None, None),
     };
-    let id = || required_id(id.clone(), "customData.id");
-    let change = match named.as_deref().unwrap_or("ContactUpdate") {
-        "ContactCreate" => GhlChangeKind::ContactCreated,
-        "ContactUpdate" => GhlChangeKind::ContactUpdated,
-        "ContactDelete" => GhlChangeKind::ContactDeleted,
-        "ContactTagUpdate" => GhlChangeKind::ContactTagsChanged,
-        "ContactDndUpdate" => GhlChangeKind::ContactDndChanged,
-        "NoteCreate" => GhlChangeKind::NoteCreated { note_id: id()? },
-        "NoteUpdate" => GhlChangeKind::NoteUpdated { note_id: id()? },
-        "TaskCreate" => GhlChangeKind::TaskCreated { task_id: id()? },
-        "TaskComplete" => GhlChangeKind::TaskCompleted { task_id: id()? },
-        "TaskDelete" => GhlChangeKind::TaskDeleted { task_id: id()? },
-        "AppointmentCreate" => GhlChangeKind::AppointmentCreated {
-            appointment_id: id()?,
-        },
-        _ => {
-            return Err(IngestError::Unprocessable {
-                field: "customData.event".into(),
-                problem: format!("must be one of {}", EVENT_TYPES.join(", ")),
-            });
-        }
+    let named = named.as_deref().unwrap_or("ContactUpdate");
+    let Some(change) = change_kind(named, || required_id(id.clone(), "customData.id"))? else {
+        return Err(IngestError::Unprocessable {
+            field: "customData.event".into(),
+            problem: format!("must be one of {}", EVENT_TYPES.join(", ")),
+        });
     };
     // A workflow's body says nothing that tells one run from another, and is built once per run,
     // so a retry repeats it byte for byte: the body is the identity (docs/ghl-webhooks.md).
@@ -578,6 +532,42 @@ fn workflow(delivery: &Delivery<'_>) -> Result<Parsed, IngestError> {
             occurred_at: delivery.received_at,
         },
     ))
+}
+
+/// GHL's event type names, the same for both channels; `id` gives the note, task or appointment
+/// an event is about, and is read only for those. `None` for a type the sync does not take.
+fn change_kind(
+    event_type: &str,
+    id: impl FnOnce() -> Result<String, IngestError>,
+) -> Result<Option<GhlChangeKind>, IngestError> {
+    Ok(Some(match event_type {
+        "ContactCreate" => GhlChangeKind::ContactCreated,
+        "ContactUpdate" => GhlChangeKind::ContactUpdated,
+        "ContactDelete" => GhlChangeKind::ContactDeleted,
+        "ContactTagUpdate" => GhlChangeKind::ContactTagsChanged,
+        "ContactDndUpdate" => GhlChangeKind::ContactDndChanged,
+        "NoteCreate" => GhlChangeKind::NoteCreated { note_id: id()? },
+        "NoteUpdate" => GhlChangeKind::NoteUpdated { note_id: id()? },
+        "TaskCreate" => GhlChangeKind::TaskCreated { task_id: id()? },
+        "TaskComplete" => GhlChangeKind::TaskCompleted { task_id: id()? },
+        "TaskDelete" => GhlChangeKind::TaskDeleted { task_id: id()? },
+        "AppointmentCreate" => GhlChangeKind::AppointmentCreated {
+            appointment_id: id()?,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// Contact events carry the contact itself; the others name it at most.
+fn is_about_the_contact(change: &GhlChangeKind) -> bool {
+    matches!(
+        change,
+        GhlChangeKind::ContactCreated
+            | GhlChangeKind::ContactUpdated
+            | GhlChangeKind::ContactDeleted
+            | GhlChangeKind::ContactTagsChanged
+            | GhlChangeKind::ContactDndChanged
+    )
 }
 
 fn event(idempotency_key: String, change: GhlChange) -> Parsed {

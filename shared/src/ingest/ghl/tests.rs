@@ -799,3 +799,17 @@ async fn signatures_made_by_openssl_verify() {
         );
     }
 }
+
+#[test]
+fn every_listed_event_type_has_its_change_and_no_other_does() {
+    for event_type in EVENT_TYPES {
+        let change = change_kind(event_type, || Ok("x".to_owned()));
+        assert!(matches!(change, Ok(Some(_))), "{event_type}");
+    }
+    for other in ["NoteDelete", "OpportunityCreate", "contactcreate", ""] {
+        assert!(
+            matches!(change_kind(other, || Ok("x".to_owned())), Ok(None)),
+            "{other}"
+        );
+    }
+}
