@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
-use time::OffsetDateTime;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::clock::{Clock, invocation_deadline_ms};
@@ -27,8 +26,7 @@ struct Received {
 }
 
 /// How one provider's deliveries are received: authenticate with its secret section, normalise.
-type Receive =
-    fn(&WebhookSecrets, &str, &Delivery<'_>, Trigger, OffsetDateTime) -> Result<Received, IngestError>;
+type Receive = fn(&WebhookSecrets, &str, &Delivery<'_>, Trigger) -> Result<Received, IngestError>;
 
 /// Where a path leads: its provider's way of receiving, and of asking for a retry.
 #[derive(Clone, Copy)]
@@ -63,10 +61,9 @@ fn receive<P: Provider>(
     secret_id: &str,
     delivery: &Delivery<'_>,
     trigger: Trigger,
-    now: OffsetDateTime,
 ) -> Result<Received, IngestError> {
     let auth = secrets.auth::<P>(secret_id)?;
-    P::authenticate(delivery, &auth, now)?;
+    P::authenticate(delivery, &auth, delivery.received_at)?;
     let parsed = P::normalise(trigger, delivery)?;
     Ok(Received {
         parsed,
@@ -154,13 +151,7 @@ impl IngestService {
             body: request.body,
             received_at: self.clock.now(),
         };
-        let received = receive(
-            &secrets,
-            self.secrets.id(),
-            &delivery,
-            self.trigger,
-            delivery.received_at,
-        )?;
+        let received = receive(&secrets, self.secrets.id(), &delivery, self.trigger)?;
         let normalised = match received.parsed {
             Parsed::Ping => {
                 return Ok(IngestResponse {
