@@ -1,6 +1,7 @@
 //! What a provider is: a sender of webhooks with its own way of proving who it is and its own body
 //! format. Each one is a file implementing [`Provider`]; the pipeline (`service`) is the same for
-//! all of them, and routes to one by the last segment of the path (`/learner-created/skilljar`).
+//! all of them, and routes to one by the function's trigger and the last segment of the path
+//! (`/learner-created/skilljar`, `/ghl-events/ghl`).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
