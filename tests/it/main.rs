@@ -4,6 +4,7 @@
 
 mod entity_map;
 mod ghl_contract;
+mod ghl_events;
 mod ingest;
 mod ingest_triggers;
 mod oauth;

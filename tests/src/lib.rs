@@ -344,13 +344,23 @@ pub fn api_request(path: &str, headers: &[(&str, &str)], body: &str) -> lambda_h
     lambda_request(&event)
 }
 
-/// A sample from `events/`, with a generic signature made fresh (the window is 300 s).
+/// A sample from `events/`, signed afresh (generic signatures and GHL bodies: the window is 300 s).
 pub fn sample_event(path: &str) -> lambda_http::Request {
+    sample_event_at(path, time::OffsetDateTime::now_utc())
+}
+
+/// The same, signed as sent at `at`.
+pub fn sample_event_at(path: &str, at: time::OffsetDateTime) -> lambda_http::Request {
     let mut event =
         devkit::samples::read(&PathBuf::from(ROOT).join(path)).unwrap_or_else(|e| panic!("{e:?}"));
-    let secret = secrecy::SecretString::from(GENERIC_SIGNING_SECRET);
-    devkit::samples::resign(&mut event, &secret, now()).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    devkit::samples::resign(&mut event, &signers(), at).unwrap_or_else(|e| panic!("{path}: {e:?}"));
     lambda_request(&event)
+}
+
+/// The local demo's signers: the generic signing secret and the GHL test key.
+pub fn signers() -> devkit::samples::Signers {
+    let generic = secrecy::SecretString::from(GENERIC_SIGNING_SECRET);
+    devkit::samples::Signers::local(&PathBuf::from(ROOT), generic).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// What lambda_http makes of the event's JSON, the way the runtime hands it over.

@@ -1,18 +1,21 @@
 //! `xtask make-events`: regenerates `events/<function>/*.json`, the sample deliveries that
 //! `scripts/run` replays, the integration tests send, and `cargo lambda invoke --data-file` takes.
 //! Each is a fixture from `tests/fixtures/` as API Gateway (HTTP API, payload v2) delivers it,
-//! authenticated with the local demo credentials of `config/local/webhooks.json`.
+//! authenticated with the local demo credentials of `config/local/webhooks.json` (and GHL's
+//! signed ones with the local test key, `config/local/ghl-webhook-test-key.pem`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use base64::Engine;
+use lms_ghl::ingest::ghl::{self, Ghl};
 use lms_ghl::ingest::signature;
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 /// When the samples were "received", and when generic ones are signed: fixed, so that
-/// regenerating changes nothing unless a fixture or a credential did. Replays re-sign.
+/// regenerating changes nothing unless a fixture or a credential did. Replays re-sign. GHL's
+/// fixtures carry it as their `timestamp` (2025-11-22T10:00:00.000Z).
 const TIMESTAMP: i64 = 1_763_805_600;
 
 /// Function (= directory under `events/`) → the fixtures it is sent, as (provider, fixture).
@@ -42,7 +45,28 @@ const SAMPLES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("note-added", &[("generic", "note_added")]),
+    (
+        "ghl-events",
+        &[
+            ("ghl", "contact_create"),
+            ("ghl", "contact_update"),
+            ("ghl", "contact_delete"),
+            ("ghl", "contact_tag_update"),
+            ("ghl", "contact_dnd_update"),
+            ("ghl", "note_create"),
+            ("ghl", "note_update"),
+            ("ghl", "task_create"),
+            ("ghl", "task_complete"),
+            ("ghl", "task_delete"),
+            ("ghl", "appointment_create"),
+            ("ghl", WORKFLOW_FIXTURE),
+        ],
+    ),
 ];
+
+/// The GHL fixture that an agency workflow's "Webhook" action sends (the others are a marketplace
+/// app's signed deliveries).
+const WORKFLOW_FIXTURE: &str = "workflow_contact_tag_update";
 
 pub fn run() -> Result<()> {
     for (file, text) in render()? {
@@ -71,6 +95,11 @@ fn render() -> Result<Vec<(PathBuf, String)>> {
         ))
     );
     let signing_secret = crate::signing_secret()?;
+    let ghl_signer = devkit::samples::Signers::local(&crate::root(), signing_secret.clone())?.ghl;
+    let workflow_header = secrets
+        .auth::<Ghl>(crate::WEBHOOK_SECRETS)?
+        .workflow_header
+        .context("config/local/webhooks.json has no ghl.workflowHeader")?;
     let at = OffsetDateTime::from_unix_timestamp(TIMESTAMP).context("sample timestamp")?;
 
     let mut files = Vec::new();
@@ -78,11 +107,23 @@ fn render() -> Result<Vec<(PathBuf, String)>> {
         for (provider, fixture) in *fixtures {
             let fixture_path = format!("tests/fixtures/{provider}/{fixture}.json");
             let body = compact(&crate::read_root_file(&fixture_path)?).context(fixture_path)?;
-            let (user_agent, auth) = if *provider == "skilljar" {
-                ("skilljar", ("authorization", skilljar_auth.clone()))
-            } else {
-                let signature = signature::sign(&signing_secret, TIMESTAMP, body.as_bytes());
-                ("zapier", (signature::SIGNATURE_HEADER, signature))
+            let (user_agent, auth) = match *provider {
+                "skilljar" => ("skilljar", ("authorization", skilljar_auth.clone())),
+                "ghl" if *fixture == WORKFLOW_FIXTURE => (
+                    "highlevel-workflow",
+                    (
+                        workflow_header.name.as_str(),
+                        workflow_header.value.expose_secret().to_owned(),
+                    ),
+                ),
+                "ghl" => (
+                    "highlevel",
+                    (ghl::SIGNATURE_HEADER, ghl_signer.sign(body.as_bytes())),
+                ),
+                _ => {
+                    let signature = signature::sign(&signing_secret, TIMESTAMP, body.as_bytes());
+                    ("zapier", (signature::SIGNATURE_HEADER, signature))
+                }
             };
             let headers = [
                 ("accept", "*/*"),

@@ -59,11 +59,11 @@ pub async fn tampered(lambda: &Lambda) -> Result<bool> {
     Ok(status == 401 && body["error"] == "unauthorized")
 }
 
-/// The samples of one function or of all, by directory then file name, generic ones signed now
-/// (the functions refuse signatures more than 300 s old).
+/// The samples of one function or of all, by directory then file name, signed ones signed now
+/// (the functions refuse signatures and GHL bodies more than 300 s old).
 fn samples(function: Option<&str>) -> Result<Vec<Sample>> {
-    let secret = crate::signing_secret()?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signers = devkit::samples::Signers::local(&crate::root(), crate::signing_secret()?)?;
+    let now = time::OffsetDateTime::now_utc();
     let events = crate::root().join("events");
     let mut functions = match function {
         Some(function) => vec![function.to_owned()],
@@ -75,7 +75,7 @@ fn samples(function: Option<&str>) -> Result<Vec<Sample>> {
         let dir = events.join(&function);
         for name in sorted_entries(&dir, |path| path.extension().is_some_and(|e| e == "json"))? {
             let mut event = devkit::samples::read(&dir.join(&name))?;
-            devkit::samples::resign(&mut event, &secret, now)?;
+            devkit::samples::resign(&mut event, &signers, now)?;
             samples.push(Sample {
                 function: function.clone(),
                 name,

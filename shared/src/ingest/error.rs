@@ -41,7 +41,11 @@ impl IngestError {
         }
     }
 
-    pub fn status(&self) -> StatusCode {
+    /// The answer's status, given how this error's sender is told to retry.
+    pub fn status(&self, retry: RetryAnswer) -> StatusCode {
+        if retry == RetryAnswer::TooManyRequests && self.means_retry() {
+            return StatusCode::TOO_MANY_REQUESTS;
+        }
         match self {
             IngestError::NotFound(_) => StatusCode::NOT_FOUND,
             IngestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -53,6 +57,15 @@ impl IngestError {
             IngestError::InProgress | IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             IngestError::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Nothing was queued, and nothing is wrong with the delivery itself: the same delivery, sent
+    /// again later, can be accepted.
+    pub fn means_retry(&self) -> bool {
+        matches!(
+            self,
+            IngestError::InProgress | IngestError::Unavailable(_) | IngestError::Misconfigured(_)
+        )
     }
 
     pub fn code(&self) -> &'static str {
@@ -70,7 +83,7 @@ impl IngestError {
         }
     }
 
-    pub(crate) fn into_response(self) -> IngestResponse {
+    pub(crate) fn into_response(self, retry: RetryAnswer) -> IngestResponse {
         // Operators' details (which port failed, what is misconfigured) go to the log only.
         match &self {
             IngestError::Unavailable(detail) | IngestError::Misconfigured(detail) => {
@@ -79,10 +92,22 @@ impl IngestError {
             _ => warn!(error = self.code(), detail = %self, "delivery refused"),
         }
         IngestResponse {
-            status: self.status(),
+            status: self.status(retry),
             body: json!({ "error": self.code(), "detail": self.to_string() }),
         }
     }
+}
+
+/// How a sender is told that its delivery was not accepted and should come again: the queue, the
+/// table or the secret is out of reach, the same delivery is mid-flight, or the deployment is
+/// misconfigured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetryAnswer {
+    /// 503 (500 for a misconfiguration), which LMS senders treat as "try later".
+    #[default]
+    ServiceUnavailable,
+    /// 429 for all of them: GHL retries a webhook on nothing else, and loses it on a 5xx.
+    TooManyRequests,
 }
 
 impl From<SecretError> for IngestError {
@@ -111,5 +136,27 @@ impl IngestResponse {
             http::HeaderValue::from_static("application/json"),
         );
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_retry_answer_differs_between_senders() {
+        let cases = [
+            (IngestError::InProgress, 503),
+            (IngestError::Unavailable("queue".into()), 503),
+            (IngestError::Misconfigured("no section".into()), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status(RetryAnswer::ServiceUnavailable).as_u16(), status);
+            assert_eq!(error.status(RetryAnswer::TooManyRequests).as_u16(), 429);
+        }
+        let refused = IngestError::Unauthorized("bad signature".into());
+        for retry in [RetryAnswer::ServiceUnavailable, RetryAnswer::TooManyRequests] {
+            assert_eq!(refused.status(retry).as_u16(), 401);
+        }
     }
 }

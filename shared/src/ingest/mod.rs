@@ -3,18 +3,20 @@
 //! Floors, bottom up: [`error`] (what can go wrong, and its one HTTP mapping) and `parse` (reading
 //! bodies and fields the same way for everyone); `provider` (what a provider is: authenticate a
 //! raw delivery, normalise it into a canonical event); the providers, one file each
-//! ([`skilljar`], [`generic`] with its [`signature`]); and `service`, the one pipeline every
-//! ingest function runs, which routes to a provider by the last segment of the path.
+//! ([`skilljar`], [`generic`] with its [`signature`], [`ghl`] for GHL's own webhooks); and
+//! `service`, the one pipeline every ingest function runs, which routes to a provider by the
+//! function's trigger and the last segment of the path.
 
 pub mod error;
 pub mod generic;
+pub mod ghl;
 mod parse;
 mod provider;
 mod service;
 pub mod signature;
 pub mod skilljar;
 
-pub use error::{IngestError, IngestResponse, MAX_BODY_BYTES};
+pub use error::{IngestError, IngestResponse, MAX_BODY_BYTES, RetryAnswer};
 pub use provider::{Delivery, Normalised, Parsed, Provider, Trigger, WebhookSecrets};
 pub use service::{IngestRequest, IngestService, correlation_id};
 

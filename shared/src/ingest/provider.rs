@@ -1,7 +1,9 @@
 //! What a provider is: a sender of webhooks with its own way of proving who it is and its own body
 //! format. Each one is a file implementing [`Provider`]; the pipeline (`service`) is the same for
-//! all of them, and routes to one by the last segment of the path (`/learner-created/skilljar`).
+//! all of them, and routes to one by the function's trigger and the last segment of the path
+//! (`/learner-created/skilljar`, `/ghl-events/ghl`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use http::HeaderMap;
@@ -11,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 
 use crate::domain::SyncEvent;
-use crate::ingest::error::IngestError;
+use crate::ingest::error::{IngestError, RetryAnswer};
 use crate::secrets::parse_secret;
 
 /// Which ingest function is running; decides which event types a provider may send it.
@@ -20,6 +22,8 @@ pub enum Trigger {
     LearnerCreated,
     MilestoneCompleted,
     NoteAdded,
+    /// GHL's own webhooks (GHL → LMS).
+    GhlEvents,
 }
 
 impl Trigger {
@@ -28,6 +32,7 @@ impl Trigger {
             Trigger::LearnerCreated => "learner-created",
             Trigger::MilestoneCompleted => "milestone-completed",
             Trigger::NoteAdded => "note-added",
+            Trigger::GhlEvents => "ghl-events",
         }
     }
 }
@@ -37,6 +42,8 @@ impl Trigger {
 pub struct Delivery<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
+    /// When it arrived, by the service's clock: the event's time for senders that give none.
+    pub received_at: OffsetDateTime,
 }
 
 /// A delivery turned into a canonical event plus the key that identifies it across retries.
@@ -51,6 +58,9 @@ pub struct Normalised {
 pub enum Parsed {
     /// A liveness check (Skilljar's `PING`): answered 2xx, nothing enqueued.
     Ping,
+    /// Authentic, but of a kind the sync has no use for (a GHL event type the app is subscribed
+    /// to beyond the ones handled): answered 2xx with the reason, nothing enqueued.
+    Ignored(String),
     Event(Box<Normalised>),
 }
 
@@ -61,6 +71,16 @@ pub trait Provider {
 
     /// This provider's section of the webhook secret (`WEBHOOK_SECRET_ID`).
     type Auth: DeserializeOwned;
+
+    /// How this sender is told to send a delivery again; senders differ in what they retry.
+    const RETRY: RetryAnswer = RetryAnswer::ServiceUnavailable;
+
+    /// What a sender's retry of this delivery repeats, hashed into the delivery's claim so that a
+    /// retry is told from other content under the same identity. The body as sent, unless the
+    /// sender changes part of it on every attempt.
+    fn repeated_content<'a>(delivery: &Delivery<'a>) -> Cow<'a, [u8]> {
+        Cow::Borrowed(delivery.body)
+    }
 
     /// Checks that the delivery comes from the configured sender; nothing else is read before.
     fn authenticate(

@@ -6,28 +6,52 @@ use std::time::Duration;
 
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
-use time::OffsetDateTime;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::clock::{Clock, invocation_deadline_ms};
 use crate::contract::{self, DeliveryHash, Envelope};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
-use crate::ingest::error::{IngestError, IngestResponse, MAX_BODY_BYTES};
+use crate::ingest::error::{IngestError, IngestResponse, MAX_BODY_BYTES, RetryAnswer};
 use crate::ingest::generic::Generic;
+use crate::ingest::ghl::Ghl;
 use crate::ingest::provider::{Delivery, Parsed, Provider, Trigger, WebhookSecrets};
 use crate::ingest::skilljar::Skilljar;
 use crate::ports::Queue;
 use crate::secrets::CachedSecret;
 
-/// How one provider's deliveries are received: authenticate with its secret section, normalise.
-type Receive =
-    fn(&WebhookSecrets, &str, &Delivery<'_>, Trigger, OffsetDateTime) -> Result<Parsed, IngestError>;
+/// A delivery as a provider received it: what it is, and the hash its claim carries.
+struct Received {
+    parsed: Parsed,
+    hash: DeliveryHash,
+}
 
-/// The providers, by the last segment of the route. Adding one is its file and an arm here.
-fn route(path: &str) -> Result<Receive, IngestError> {
-    match path.trim_end_matches('/').rsplit('/').next() {
-        Some(Skilljar::NAME) => Ok(receive::<Skilljar>),
-        Some(Generic::NAME) => Ok(receive::<Generic>),
+/// How one provider's deliveries are received: authenticate with its secret section, normalise.
+type Receive = fn(&WebhookSecrets, &str, &Delivery<'_>, Trigger) -> Result<Received, IngestError>;
+
+/// Where a path leads: its provider's way of receiving, and of asking for a retry.
+#[derive(Clone, Copy)]
+struct Route {
+    receive: Receive,
+    retry: RetryAnswer,
+}
+
+impl Route {
+    fn to<P: Provider>() -> Self {
+        Route {
+            receive: receive::<P>,
+            retry: P::RETRY,
+        }
+    }
+}
+
+/// The providers, by trigger and the last segment of the route. Adding one is its file and an
+/// arm here.
+fn route(trigger: Trigger, path: &str) -> Result<Route, IngestError> {
+    match (trigger, path.trim_end_matches('/').rsplit('/').next()) {
+        (Trigger::GhlEvents, Some(Ghl::NAME)) => Ok(Route::to::<Ghl>()),
+        (Trigger::GhlEvents, _) => Err(IngestError::NotFound(path.to_owned())),
+        (_, Some(Skilljar::NAME)) => Ok(Route::to::<Skilljar>()),
+        (_, Some(Generic::NAME)) => Ok(Route::to::<Generic>()),
         _ => Err(IngestError::NotFound(path.to_owned())),
     }
 }
@@ -37,11 +61,14 @@ fn receive<P: Provider>(
     secret_id: &str,
     delivery: &Delivery<'_>,
     trigger: Trigger,
-    now: OffsetDateTime,
-) -> Result<Parsed, IngestError> {
+) -> Result<Received, IngestError> {
     let auth = secrets.auth::<P>(secret_id)?;
-    P::authenticate(delivery, &auth, now)?;
-    P::normalise(trigger, delivery)
+    P::authenticate(delivery, &auth, delivery.received_at)?;
+    let parsed = P::normalise(trigger, delivery)?;
+    Ok(Received {
+        parsed,
+        hash: DeliveryHash::of(&P::repeated_content(delivery)),
+    })
 }
 
 /// The parts of an HTTP request the pipeline reads; built by the Lambda edge.
@@ -90,9 +117,13 @@ impl IngestService {
         let span =
             info_span!("delivery", trigger = self.trigger.name(), path = request.path, %correlation_id);
         async {
-            match self.accept(&request, correlation_id.clone()).await {
+            let route = match route(self.trigger, request.path) {
+                Ok(route) => route,
+                Err(err) => return err.into_response(RetryAnswer::default()),
+            };
+            match self.accept(route.receive, &request, correlation_id.clone()).await {
                 Ok(response) => response,
-                Err(err) => err.into_response(),
+                Err(err) => err.into_response(route.retry),
             }
         }
         .instrument(span)
@@ -101,10 +132,10 @@ impl IngestService {
 
     async fn accept(
         &self,
+        receive: Receive,
         request: &IngestRequest<'_>,
         correlation_id: String,
     ) -> Result<IngestResponse, IngestError> {
-        let receive = route(request.path)?;
         if request.method != Method::POST {
             return Err(IngestError::MethodNotAllowed(request.method.to_string()));
         }
@@ -118,18 +149,21 @@ impl IngestService {
         let delivery = Delivery {
             headers: request.headers,
             body: request.body,
+            received_at: self.clock.now(),
         };
-        let normalised = match receive(
-            &secrets,
-            self.secrets.id(),
-            &delivery,
-            self.trigger,
-            self.clock.now(),
-        )? {
+        let received = receive(&secrets, self.secrets.id(), &delivery, self.trigger)?;
+        let normalised = match received.parsed {
             Parsed::Ping => {
                 return Ok(IngestResponse {
                     status: StatusCode::OK,
                     body: json!({ "status": "pong" }),
+                });
+            }
+            Parsed::Ignored(reason) => {
+                info!(reason = %reason, "delivery ignored");
+                return Ok(IngestResponse {
+                    status: StatusCode::OK,
+                    body: json!({ "status": "ignored", "detail": reason }),
                 });
             }
             Parsed::Event(normalised) => *normalised,
@@ -138,7 +172,7 @@ impl IngestService {
             normalised.idempotency_key,
             correlation_id,
             self.clock.now(),
-            DeliveryHash::of(request.body),
+            received.hash,
             normalised.event,
         );
         self.enqueue_once(&envelope, request.deadline_ms).await

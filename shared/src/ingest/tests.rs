@@ -262,6 +262,17 @@ async fn queue_outage_loses_nothing() {
 }
 
 #[tokio::test]
+async fn each_function_routes_only_to_its_own_providers() {
+    let ghl = harness_for(Trigger::GhlEvents);
+    let response = post(&ghl, "/ghl-events/skilljar", &skilljar_headers(), ENROLLMENT).await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND, "{}", response.body);
+    let lms = harness();
+    let response = post(&lms, "/learner-created/ghl", &skilljar_headers(), ENROLLMENT).await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND, "{}", response.body);
+    assert!(ghl.queue.messages().is_empty() && lms.queue.messages().is_empty());
+}
+
+#[tokio::test]
 async fn ping_is_answered_without_enqueueing() {
     let h = harness();
     let response = post(&h, "/skilljar", &skilljar_headers(), r#"{"event_type":"PING"}"#).await;

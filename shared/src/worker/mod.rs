@@ -201,6 +201,13 @@ impl SyncWorker {
         // Cold start checked that every location the mapping names has credentials.
         let location = match envelope.event.origin() {
             Origin::Lms(source) => self.mapping.location_of(source),
+            // A GHL app may be installed on locations this deployment does not serve: a change
+            // there concerns no target, and is neither an error nor worth a claim.
+            Origin::Ghl { location_id } if self.mapping.targets_of(location_id).next().is_none() => {
+                let result = format!("location {location_id} feeds no LMS target");
+                info!(result = %result, "nothing to do");
+                return RecordOutcome::Synced { result };
+            }
             Origin::Ghl { location_id } => Some(location_id),
         };
         let client = match self.ghl.for_location(location) {

@@ -8,10 +8,31 @@ use aws_lambda_events::event::apigw::{
     ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
 };
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use lms_ghl::ingest::ghl::{self, GhlSigner};
 use lms_ghl::ingest::signature::{SIGNATURE_HEADER, sign};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 use time::macros::format_description;
+
+/// The local GHL signing key (a test key pair; its public half is in `config/local/webhooks.json`).
+pub const GHL_TEST_KEY: &str = "config/local/ghl-webhook-test-key.pem";
+
+/// What signs the samples: the generic format's HMAC secret and the GHL test key.
+pub struct Signers {
+    pub generic: SecretString,
+    pub ghl: GhlSigner,
+}
+
+impl Signers {
+    /// The generic `secret` and the GHL test key of the repository at `root`.
+    pub fn local(root: &Path, generic: SecretString) -> Result<Self> {
+        let path = root.join(GHL_TEST_KEY);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let ghl = GhlSigner::from_pkcs8(&text)
+            .with_context(|| format!("{GHL_TEST_KEY} is not a PKCS#8 Ed25519 key"))?;
+        Ok(Self { generic, ghl })
+    }
+}
 
 /// The host API Gateway's default endpoint would have; the ingest functions never look at it.
 pub const DOMAIN: &str = "local.execute-api.us-east-1.amazonaws.com";
@@ -85,21 +106,76 @@ pub fn read(path: &Path) -> Result<ApiGatewayV2httpRequest> {
     serde_json::from_str(&text).with_context(|| format!("{} is not an API Gateway v2 event", path.display()))
 }
 
-/// Signs the body again at `timestamp` if the delivery carries a generic signature: committed
-/// samples are signed at a fixed time, and the functions refuse signatures older than 300 s.
-pub fn resign(event: &mut ApiGatewayV2httpRequest, secret: &SecretString, timestamp: i64) -> Result<()> {
+/// Signs the delivery again as sent at `at`, if it is signed: committed samples are signed at a
+/// fixed time, and the functions refuse signatures (generic) or bodies (GHL's `timestamp`) more
+/// than 300 s old. A GHL body gets the new `timestamp` and a signature over the new bytes, as a
+/// GHL retry would; its other bytes stay as they were.
+pub fn resign(event: &mut ApiGatewayV2httpRequest, signers: &Signers, at: OffsetDateTime) -> Result<()> {
     if event.headers.contains_key(SIGNATURE_HEADER) {
         let body = event.body.as_deref().unwrap_or_default();
-        let signature = sign(secret, timestamp, body.as_bytes());
+        let signature = sign(&signers.generic, at.unix_timestamp(), body.as_bytes());
         event.headers.insert(
             SIGNATURE_HEADER,
             HeaderValue::from_str(&signature).context("signature header value")?,
         );
     }
+    if event.headers.contains_key(ghl::SIGNATURE_HEADER) {
+        let body = restamp(event.body.as_deref().unwrap_or_default(), at)?;
+        let signature = signers.ghl.sign(body.as_bytes());
+        event.headers.insert(
+            ghl::SIGNATURE_HEADER,
+            HeaderValue::from_str(&signature).context("signature header value")?,
+        );
+        event.body = Some(body);
+    }
     Ok(())
+}
+
+/// The GHL body with its `timestamp` value replaced in place (the keys keep their order).
+fn restamp(body: &str, at: OffsetDateTime) -> Result<String> {
+    let document: serde_json::Value = serde_json::from_str(body).context("GHL sample body is not JSON")?;
+    let old = document["timestamp"]
+        .as_str()
+        .context("GHL sample body has no `timestamp` text")?;
+    let new = at
+        .to_offset(time::UtcOffset::UTC)
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .context("formatting the timestamp")?;
+    let key = body
+        .find("\"timestamp\"")
+        .context("GHL sample body has no `timestamp` key")?;
+    let quoted = format!("\"{old}\"");
+    let value = key
+        + body[key..]
+            .find(&quoted)
+            .context("GHL sample body's `timestamp` is not where it was read")?;
+    Ok(format!(
+        "{}\"{new}\"{}",
+        &body[..value],
+        &body[value + quoted.len()..]
+    ))
 }
 
 /// Whether the delivery is signed in the generic format.
 pub fn is_signed(event: &ApiGatewayV2httpRequest) -> bool {
     event.headers.contains_key(SIGNATURE_HEADER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restamping_changes_the_timestamp_only() -> Result<()> {
+        let body = r#"{"type":"NoteCreate","timestamp":"2025-11-22T10:00:00.000Z","body":"2025-11-22T10:00:00.000Z"}"#;
+        let at = OffsetDateTime::from_unix_timestamp(1_763_805_900)?;
+        assert_eq!(
+            restamp(body, at)?,
+            r#"{"type":"NoteCreate","timestamp":"2025-11-22T10:05:00.000Z","body":"2025-11-22T10:00:00.000Z"}"#
+        );
+        assert!(restamp(r#"{"type":"NoteCreate"}"#, at).is_err());
+        Ok(())
+    }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::webhooks::WebhookConfig;
+
 /// The location id of `SandboxConfig::default()`; GHL's own docs use it in examples.
 pub const DEFAULT_LOCATION_ID: &str = "ve9EPM428h8vShlRW1KT";
 /// The Private Integration Token of `SandboxConfig::default()`.
@@ -29,6 +31,8 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// Print one `METHOD PATH STATUS` line per request to stdout (the binary turns this on).
     pub log_requests: bool,
+    /// Send GHL's webhooks when contacts, tags, tasks or notes change; off when `None`.
+    pub webhooks: Option<WebhookConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -43,6 +47,7 @@ impl Default for SandboxConfig {
             access_token_ttl: Duration::from_secs(86_399),
             seed: 0x5eed,
             log_requests: false,
+            webhooks: None,
         }
     }
 }
@@ -56,6 +61,11 @@ impl SandboxConfig {
 
     pub fn with_faults(mut self, faults: FaultConfig) -> Self {
         self.faults = faults;
+        self
+    }
+
+    pub fn with_webhooks(mut self, webhooks: WebhookConfig) -> Self {
+        self.webhooks = Some(webhooks);
         self
     }
 

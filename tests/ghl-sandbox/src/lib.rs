@@ -6,7 +6,9 @@
 //! from in-memory state that tests can seed and inspect. On top it imitates what the spec does
 //! not state but GHL does: the `Version` header, bearer tokens bound to a location, single-use
 //! refresh tokens, per-location rate limits with `X-RateLimit-*` headers, and it can inject
-//! faults (429, 5xx, dropped connections, latency) at seeded random.
+//! faults (429, 5xx, dropped connections, latency) at seeded random. When given a URL and a key,
+//! it sends GHL's webhooks (signed `x-ghl-signature`) as its contacts, tags, tasks and notes
+//! change (`webhooks`).
 //!
 //! Choices where GHL's behaviour is not documented:
 //! - **Rate limit**: a sliding window log per location (at most `max` admitted requests in any
@@ -39,10 +41,12 @@ mod server;
 mod state;
 mod stats;
 mod store;
+mod webhooks;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -57,6 +61,7 @@ pub use config::{
 pub use model::{Contact, Note, Task};
 pub use state::SetupError;
 pub use stats::Stats;
+pub use webhooks::{WebhookConfig, WebhookDelivery, WebhookKey};
 
 use server::{Edge, Faults, Shared, lock};
 use state::{GrantKind, State};
@@ -67,6 +72,8 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    webhook_log: Arc<Mutex<Vec<WebhookDelivery>>>,
+    webhook_task: Option<JoinHandle<()>>,
 }
 
 impl Sandbox {
@@ -81,6 +88,15 @@ impl Sandbox {
         let state = State::from_config(&config, Instant::now()).map_err(|e| invalid(e.to_string()))?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port.unwrap_or(0))).await?;
         let addr = listener.local_addr()?;
+        let webhook_log = Arc::new(Mutex::new(Vec::new()));
+        let (outbox, webhook_task) = match config.webhooks.clone() {
+            Some(webhooks) => {
+                let (outbox, task) =
+                    webhooks::start(webhooks, config.seed, webhook_log.clone(), config.log_requests);
+                (outbox, Some(task))
+            }
+            None => (webhooks::Outbox::off(), None),
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             stats: Mutex::new(Stats::default()),
@@ -92,6 +108,7 @@ impl Sandbox {
             access_token_ttl: config.access_token_ttl,
             base_url: format!("http://{addr}"),
             log_requests: config.log_requests,
+            webhooks: outbox,
         });
         let edge = Edge {
             router: routes::router(shared.clone()),
@@ -103,7 +120,27 @@ impl Sandbox {
             shared,
             stop: Some(stop),
             task: Some(task),
+            webhook_log,
+            webhook_task,
         })
+    }
+
+    /// The webhooks sent so far, in the order the changes happened, each once its last attempt
+    /// was answered (or failed).
+    pub fn webhooks(&self) -> Vec<WebhookDelivery> {
+        server::lock(&self.webhook_log).clone()
+    }
+
+    /// Waits until at least `count` webhooks were sent (or `timeout` passed); returns them all.
+    pub async fn wait_for_webhooks(&self, count: usize, timeout: Duration) -> Vec<WebhookDelivery> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let sent = self.webhooks();
+            if sent.len() >= count || Instant::now() >= deadline {
+                return sent;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash: the `base_url` for a GHL client.
@@ -136,6 +173,9 @@ impl Sandbox {
 
     /// Stops accepting, aborts open connections and waits for the server task.
     pub async fn shutdown(mut self) {
+        if let Some(webhooks) = self.webhook_task.take() {
+            webhooks.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -313,6 +353,9 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         if let Some(task) = &self.task {
             task.abort();
+        }
+        if let Some(webhooks) = &self.webhook_task {
+            webhooks.abort();
         }
     }
 }

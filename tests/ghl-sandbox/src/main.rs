@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ghl_sandbox::kit::{FlagSpec, Flags};
-use ghl_sandbox::{ContactSeed, GrantSeed, LocationConfig, OAuthClientConfig, Sandbox, SandboxConfig};
+use ghl_sandbox::{
+    ContactSeed, GrantSeed, LocationConfig, OAuthClientConfig, Sandbox, SandboxConfig, WebhookConfig,
+    WebhookKey,
+};
 
 const USAGE: &str = "\
 usage: ghl-sandbox [options]
@@ -29,10 +32,13 @@ usage: ghl-sandbox [options]
   --token-ttl SECS         access token lifetime (default 86399)
   --contacts N             seed N demo contacts
   --quiet                  do not log requests
+  --webhook-url URL        send GHL's webhooks (signed x-ghl-signature) to URL when contacts, tags,
+                           tasks or notes change; needs --webhook-key-file
+  --webhook-key-file PATH  the Ed25519 private key (PKCS#8 PEM) that signs them in place of GHL's
 
 Every flag may also be set as GHL_SANDBOX_<FLAG> in the environment (comma-separated when repeatable).";
 
-const FLAGS: [&str; 17] = [
+const FLAGS: [&str; 19] = [
     "port",
     "location",
     "token",
@@ -50,6 +56,8 @@ const FLAGS: [&str; 17] = [
     "token-ttl",
     "contacts",
     "quiet",
+    "webhook-url",
+    "webhook-key-file",
 ];
 
 #[tokio::main]
@@ -134,7 +142,22 @@ fn config(opts: &Flags) -> Result<SandboxConfig, String> {
     }
     let location = location(opts, &config)?;
     config.locations = vec![location];
+    config.webhooks = webhooks(opts)?;
     Ok(config)
+}
+
+fn webhooks(opts: &Flags) -> Result<Option<WebhookConfig>, String> {
+    match (opts.last("webhook-url"), opts.last("webhook-key-file")) {
+        (None, None) => Ok(None),
+        (Some(url), Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--webhook-key-file: cannot read {path}: {e}"))?;
+            let key =
+                WebhookKey::from_pkcs8_pem(&text).map_err(|e| format!("--webhook-key-file {path}: {e}"))?;
+            Ok(Some(WebhookConfig::new(url, key)))
+        }
+        _ => Err("--webhook-url and --webhook-key-file go together".into()),
+    }
 }
 
 fn location(opts: &Flags, config: &SandboxConfig) -> Result<LocationConfig, String> {
@@ -211,5 +234,31 @@ mod tests {
     #[test]
     fn grants_without_a_client_are_refused() {
         assert!(config(&parse(&["--refresh-token", "x"])).is_err());
+    }
+
+    #[test]
+    fn webhooks_need_a_url_and_a_key() {
+        let key = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/local/ghl-webhook-test-key.pem"
+        );
+        let c = build(&[
+            "--webhook-url",
+            "http://127.0.0.1:9/ghl-events/ghl",
+            "--webhook-key-file",
+            key,
+        ]);
+        let webhooks = c.webhooks.unwrap();
+        assert_eq!(webhooks.url, "http://127.0.0.1:9/ghl-events/ghl");
+        assert_eq!(
+            webhooks.key.public_key(),
+            "MCowBQYDK2VwAyEAh0WT6UwFa27LwAECR1aX7KZgG3u+MikUzEd60irPlpc="
+        );
+        for args in [
+            &["--webhook-url", "http://x"][..],
+            &["--webhook-key-file", key][..],
+        ] {
+            assert!(config(&parse(args)).is_err());
+        }
     }
 }

@@ -21,6 +21,7 @@ use crate::config::FaultConfig;
 use crate::faults::{Dice, Roll};
 use crate::state::State;
 use crate::stats::Stats;
+use crate::webhooks::Outbox;
 
 /// What every request handler shares.
 pub(crate) struct Shared {
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     /// `http://127.0.0.1:PORT`, for `nextPageUrl`.
     pub(crate) base_url: String,
     pub(crate) log_requests: bool,
+    /// Changes to announce as GHL's webhooks (a no-op when they are off).
+    pub(crate) webhooks: Outbox,
 }
 
 pub(crate) struct Faults {

@@ -42,6 +42,7 @@ pub(crate) async fn create(
     let patch = ContactPatch::parse(&body, WriteKind::Create, &loc.custom_fields)?;
     ensure_location(&caller, patch.location_id.as_deref().unwrap_or_default())?;
     let contact = loc.create_contact(&patch, id, now_ms())?;
+    shared.webhooks.contact("ContactCreate", &contact);
     reply(StatusCode::CREATED, json!({"contact": contact.to_json()}))
 }
 
@@ -56,10 +57,12 @@ pub(crate) async fn update(
     let loc = location_with_contact(&mut state, &caller, &contact_id)?;
     let patch = ContactPatch::parse(&body, WriteKind::Update, &loc.custom_fields)?;
     loc.duplicate_of(&patch, Some(&contact_id))?;
-    let mut contact = loc.contact(&contact_id)?.clone();
+    let before = loc.contact(&contact_id)?.clone();
+    let mut contact = before.clone();
     patch.apply(&mut contact);
     contact.date_updated = now_ms();
     loc.contacts.put(contact.clone());
+    shared.webhooks.contact_changed(&before, &contact);
     reply(
         StatusCode::OK,
         json!({"succeded": true, "contact": contact.to_json()}),
@@ -73,7 +76,9 @@ pub(crate) async fn delete(
 ) -> Reply {
     let mut state = shared.state();
     let loc = location_with_contact(&mut state, &caller, &contact_id)?;
-    loc.remove_contact(&contact_id);
+    if let Some(removed) = loc.remove_contact(&contact_id) {
+        shared.webhooks.contact("ContactDelete", &removed);
+    }
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 
@@ -97,13 +102,19 @@ pub(crate) async fn upsert(
         .or_else(|| patch.phone().and_then(|p| loc.contacts.find_by_phone(p)))
         .cloned();
     let (new, contact) = match existing {
-        Some(mut contact) => {
+        Some(before) => {
+            let mut contact = before.clone();
             patch.apply(&mut contact);
             contact.date_updated = now_ms();
             loc.contacts.put(contact.clone());
+            shared.webhooks.contact_changed(&before, &contact);
             (false, contact)
         }
-        None => (true, loc.create_contact(&patch, id, now_ms())?),
+        None => {
+            let contact = loc.create_contact(&patch, id, now_ms())?;
+            shared.webhooks.contact("ContactCreate", &contact);
+            (true, contact)
+        }
     };
     reply(
         StatusCode::OK,

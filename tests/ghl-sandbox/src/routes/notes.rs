@@ -74,6 +74,7 @@ pub(crate) async fn create(
         date_added: now_ms(),
     };
     loc.notes.entry(contact_id).or_default().push(note.clone());
+    shared.webhooks.note("NoteCreate", &caller.location_id, &note);
     reply(StatusCode::CREATED, json!({"note": note.to_json()}))
 }
 
@@ -107,6 +108,7 @@ pub(crate) async fn update(
     if let Some(pinned) = fields.pinned {
         note.pinned = pinned;
     }
+    shared.webhooks.note("NoteUpdate", &caller.location_id, note);
     reply(StatusCode::OK, json!({"note": note.to_json()}))
 }
 
@@ -118,11 +120,11 @@ pub(crate) async fn delete(
     let mut state = shared.state();
     let loc = location_with_contact(&mut state, &caller, &contact_id)?;
     let notes = loc.notes.entry(contact_id).or_default();
-    let before = notes.len();
-    notes.retain(|n| n.id != note_id);
-    if notes.len() == before {
+    let Some(at) = notes.iter().position(|n| n.id == note_id) else {
         return Err(ApiError::NotFound("Note not found".into()));
-    }
+    };
+    let removed = notes.remove(at);
+    shared.webhooks.note("NoteDelete", &caller.location_id, &removed);
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 

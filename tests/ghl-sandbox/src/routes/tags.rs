@@ -29,6 +29,7 @@ pub(crate) async fn add(
     contact.tags = body::normalise_tags(contact.tags.into_iter().chain(tags));
     contact.date_updated = now_ms();
     let answer = json!({"tags": contact.tags});
+    shared.webhooks.contact("ContactTagUpdate", &contact);
     loc.contacts.put(contact);
     reply(StatusCode::CREATED, answer)
 }
@@ -46,6 +47,7 @@ pub(crate) async fn remove(
     contact.tags.retain(|t| !tags.contains(t));
     contact.date_updated = now_ms();
     let answer = json!({"tags": contact.tags});
+    shared.webhooks.contact("ContactTagUpdate", &contact);
     loc.contacts.put(contact);
     reply(StatusCode::OK, answer)
 }

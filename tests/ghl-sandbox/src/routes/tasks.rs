@@ -77,6 +77,10 @@ pub(crate) async fn create(
         completed,
     };
     loc.tasks.entry(contact_id).or_default().push(task.clone());
+    shared.webhooks.task("TaskCreate", &caller.location_id, &task);
+    if task.completed {
+        shared.webhooks.task("TaskComplete", &caller.location_id, &task);
+    }
     reply(StatusCode::CREATED, json!({"task": task.to_json()}))
 }
 
@@ -97,6 +101,7 @@ pub(crate) async fn update(
     let mut state = shared.state();
     let loc = location_with_contact(&mut state, &caller, &contact_id)?;
     let task = find(loc.tasks.get_mut(&contact_id), &task_id)?;
+    let was_completed = task.completed;
     if let Some(title) = title {
         task.title = title;
     }
@@ -111,6 +116,9 @@ pub(crate) async fn update(
     }
     if let Some(assigned_to) = text.assigned_to {
         task.assigned_to = assigned_to;
+    }
+    if task.completed && !was_completed {
+        shared.webhooks.task("TaskComplete", &caller.location_id, task);
     }
     reply(StatusCode::OK, json!({"task": task.to_json()}))
 }
@@ -129,7 +137,11 @@ pub(crate) async fn complete(
     let mut state = shared.state();
     let loc = location_with_contact(&mut state, &caller, &contact_id)?;
     let task = find(loc.tasks.get_mut(&contact_id), &task_id)?;
+    let was_completed = task.completed;
     task.completed = completed.unwrap_or(task.completed);
+    if task.completed && !was_completed {
+        shared.webhooks.task("TaskComplete", &caller.location_id, task);
+    }
     reply(StatusCode::OK, json!({"task": task.to_json()}))
 }
 
@@ -141,11 +153,11 @@ pub(crate) async fn delete(
     let mut state = shared.state();
     let loc = location_with_contact(&mut state, &caller, &contact_id)?;
     let tasks = loc.tasks.entry(contact_id).or_default();
-    let before = tasks.len();
-    tasks.retain(|t| t.id != task_id);
-    if tasks.len() == before {
+    let Some(at) = tasks.iter().position(|t| t.id == task_id) else {
         return Err(ApiError::NotFound("Task not found".into()));
-    }
+    };
+    let removed = tasks.remove(at);
+    shared.webhooks.task("TaskDelete", &caller.location_id, &removed);
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 

@@ -9,3 +9,4 @@ mod faults;
 mod limits;
 mod oauth;
 mod search;
+mod webhooks;
