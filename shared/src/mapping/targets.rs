@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::domain::{FieldRef, Membership};
+use crate::domain::{FieldRef, Membership, SourcePlatform};
 
 /// An LMS account (or outbound destination) fed from a GHL location.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,9 +38,6 @@ pub struct Target {
     /// What a contact deleted in GHL does to the learner (learning records are never deleted).
     #[serde(default)]
     pub on_delete: OnDelete,
-    /// `outbound` only: where the signed change document is POSTed.
-    #[serde(default)]
-    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -49,7 +46,8 @@ pub enum Platform {
     Skilljar,
     Talentlms,
     Trainual,
-    /// A signed JSON document POSTed to a URL (TalkNotes and any app without an API of ours).
+    /// A signed JSON document POSTed to a URL (TalkNotes and any app without an API of ours). The
+    /// URL is in the target's secret, not here: a hook URL is often all a sender needs.
     Outbound,
 }
 
@@ -149,22 +147,12 @@ impl Target {
         if self.secret_id.trim().is_empty() || self.location_id.trim().is_empty() {
             return problem("needs a secret_id and a location_id".into());
         }
-        match (platform, &self.url) {
-            (Platform::Outbound, None) => return problem("is outbound: it needs a url".into()),
-            (Platform::Outbound, Some(url))
-                if !(url.starts_with("https://") || url.starts_with("http://")) =>
-            {
-                return problem("url must start with https:// (or http:// for local tests)".into());
-            }
-            (Platform::Outbound, Some(_)) => {
-                if !self.default_courses.is_empty() || !self.tag_rules.is_empty() {
-                    return problem(
-                        "is outbound: default_courses and tag_rules have no meaning there".into(),
-                    );
-                }
-            }
-            (_, Some(_)) => return problem("url is for outbound targets only".into()),
-            (_, None) => {}
+        if platform == Platform::Outbound && (!self.default_courses.is_empty() || !self.tag_rules.is_empty())
+        {
+            return problem("is outbound: default_courses and tag_rules have no meaning there".into());
+        }
+        if SourcePlatform::try_from(self.source().to_owned()).is_err() {
+            return problem("source must be a slug of a-z, 0-9, '-' or '_'".into());
         }
         if self.default_courses.iter().any(|c| c.trim().is_empty()) {
             return problem("default_courses must not hold empty ids".into());

@@ -133,7 +133,7 @@ mod tests {
     #[test]
     fn targets_are_read_with_their_rules() -> Result<(), String> {
         let text = format!(
-            "{TARGET}default_courses = [\"c1\"]\nqualify = {{ tag = \"lms\" }}\n[targets.academy.fields]\ndept = \"department\"\n[[targets.academy.tag_rules]]\ntag = \"vip\"\ngroup = \"g-vip\"\nremove_when_untagged = true\n[targets.notes]\nplatform = \"outbound\"\nsecret_id = \"lms/out\"\nlocation_id = \"loc1\"\nurl = \"https://example.com/hook\"\n"
+            "{TARGET}default_courses = [\"c1\"]\nqualify = {{ tag = \"lms\" }}\n[targets.academy.fields]\ndept = \"department\"\n[[targets.academy.tag_rules]]\ntag = \"vip\"\ngroup = \"g-vip\"\nremove_when_untagged = true\n[targets.notes]\nplatform = \"outbound\"\nsecret_id = \"lms/out\"\nlocation_id = \"loc1\"\n"
         );
         let mapping = Mapping::parse(&text)?;
         let names: Vec<&str> = mapping.targets_of("loc1").map(|(n, _)| n).collect();
@@ -154,13 +154,17 @@ mod tests {
     fn target_errors_name_the_line() {
         let cases = [
             (
-                format!("{TARGET}url = \"https://x\"\n"),
-                "line 2: [targets.academy] url is for outbound",
+                format!("{TARGET}source = \"Skill Jar\"\n"),
+                "line 2: [targets.academy] source must be a slug",
             ),
             (
-                TARGET.replace("skilljar", "outbound"),
-                "line 2: [targets.academy] is outbound: it needs a url",
+                format!(
+                    "{}default_courses = [\"c1\"]\n",
+                    TARGET.replace("skilljar", "outbound")
+                ),
+                "line 2: [targets.academy] is outbound: default_courses and tag_rules",
             ),
+            (format!("{TARGET}url = \"https://x\"\n"), "line 5"),
             (
                 format!("{TARGET}\n[[targets.academy.tag_rules]]\ntag = \"vip\"\nrole = \"r\"\n"),
                 "line 6: skilljar cannot grant a role; it grants: group",
