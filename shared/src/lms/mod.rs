@@ -1,5 +1,6 @@
 //! LMS API clients, one module per platform, beside `ghl/`, behind the one port the worker uses
-//! to apply a GHL contact to an LMS account: [`LmsAccount`].
+//! to apply a GHL contact to an LMS account: [`LmsAccount`]. Apps without an API of ours get the
+//! change as a signed JSON document instead ([`outbound`]).
 //!
 //! What each platform cannot do through its API is answered with [`LmsError::Unsupported`] naming
 //! it, so the worker can skip that part of a change and say so, instead of failing the event.
@@ -8,6 +9,7 @@
 //! (`crate::http`: client setup, retry policy, rate budget); each holds its account's secret in a
 //! [`CachedSecret`](crate::secrets::CachedSecret), whose JSON shape is defined next to it.
 
+pub mod outbound;
 mod read;
 pub mod skilljar;
 pub mod talentlms;
@@ -25,6 +27,7 @@ use crate::domain::Email;
 use crate::http::RetryPolicy;
 use crate::secrets::SecretError;
 
+pub use outbound::{OutboundConfig, OutboundDestination, OutboundDocument, OutboundSecret};
 pub use skilljar::{CourseProgress, SkilljarClient, SkilljarSecret};
 pub use talentlms::{TalentLmsClient, TalentLmsSecret};
 pub use trainual::{TrainualClient, TrainualSecret};

@@ -1,4 +1,4 @@
-//! The one request path of the LMS clients: rate budget → request →
+//! The one request path of the LMS clients and outbound destinations: rate budget → request →
 //! headers observed → retry, over the client setup, retry policy and budget every API shares
 //! (`crate::http`). The clients build requests and read answers; nothing here knows a platform.
 
@@ -15,6 +15,7 @@ use tracing::{debug, warn};
 
 use super::LmsError;
 use crate::http::{BudgetError, Failure, Idempotence, RateBudget, RateHeaders, RetryClass, RetryPolicy};
+use crate::ingest::signature;
 
 /// How a request proves who sends it.
 pub(crate) enum Auth {
@@ -25,6 +26,9 @@ pub(crate) enum Auth {
     },
     /// A secret header (TalentLMS v2's `X-API-Key`), marked sensitive so no debug output shows it.
     Header { name: HeaderName, value: SecretString },
+    /// `X-Webhook-Signature` over the body, made afresh for each attempt so that a retry is
+    /// never refused as stale.
+    Signed { secret: SecretString },
 }
 
 pub(crate) enum Body {
@@ -316,6 +320,11 @@ impl Transport {
                 })?;
                 value.set_sensitive(true);
                 builder.header(name, value)
+            }
+            Auth::Signed { secret } => {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let signed = signature::sign(secret, now, json_bytes.as_deref().unwrap_or_default());
+                builder.header(signature::SIGNATURE_HEADER, signed)
             }
         };
         builder = match (&request.body, json_bytes) {

@@ -1,6 +1,7 @@
 //! Request shapes, repeat-safety, call counts and error mapping of the LMS clients and outbound
 //! destinations, against wiremock.
 
+mod outbound;
 mod skilljar;
 mod talentlms;
 mod trainual;
