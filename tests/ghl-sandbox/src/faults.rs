@@ -9,7 +9,7 @@ use http::StatusCode;
 use crate::config::{FaultConfig, Latency};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fault {
+pub enum Fault {
     /// Close the connection without an answer.
     Drop,
     TooManyRequests,
@@ -17,13 +17,13 @@ pub(crate) enum Fault {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Roll {
-    pub(crate) latency: Duration,
-    pub(crate) fault: Option<Fault>,
+pub struct Roll {
+    pub latency: Duration,
+    pub fault: Option<Fault>,
 }
 
 #[derive(Debug)]
-pub(crate) struct Dice {
+pub struct Dice {
     rng: fastrand::Rng,
 }
 
@@ -34,13 +34,13 @@ const SERVER_ERRORS: [StatusCode; 3] = [
 ];
 
 impl Dice {
-    pub(crate) fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         Self {
             rng: fastrand::Rng::with_seed(seed),
         }
     }
 
-    pub(crate) fn roll(&mut self, config: &FaultConfig) -> Roll {
+    pub fn roll(&mut self, config: &FaultConfig) -> Roll {
         let pick = self.rng.f64();
         let which = self.rng.usize(..SERVER_ERRORS.len());
         let spread = self.rng.f64();
@@ -66,7 +66,7 @@ impl Dice {
 }
 
 /// Refuses probabilities a roll cannot honour.
-pub(crate) fn validate(name: &str, config: &FaultConfig) -> Result<(), String> {
+pub fn validate(name: &str, config: &FaultConfig) -> Result<(), String> {
     let rates = [config.rate_429, config.rate_5xx, config.rate_drop];
     if rates.iter().any(|r| !(0.0..=1.0).contains(r)) {
         return Err(format!("{name}: each fault rate must be within 0..=1"));

@@ -14,18 +14,19 @@ use tokio::time::Instant;
 
 use crate::config::RateLimitConfig;
 
-/// The `X-RateLimit-*` values of one answer.
+/// The budget values of one answer. `apply` writes them under GHL's `X-RateLimit-*` names; other
+/// sandboxes read the fields and write their own platform's headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RateHeaders {
-    max: u32,
-    remaining: u64,
-    interval_ms: u128,
-    daily_limit: u64,
-    daily_remaining: u64,
+pub struct RateHeaders {
+    pub max: u32,
+    pub remaining: u64,
+    pub interval_ms: u128,
+    pub daily_limit: u64,
+    pub daily_remaining: u64,
 }
 
 impl RateHeaders {
-    pub(crate) fn apply(&self, headers: &mut HeaderMap) {
+    pub fn apply(&self, headers: &mut HeaderMap) {
         let pairs = [
             ("x-ratelimit-max", self.max.to_string()),
             ("x-ratelimit-remaining", self.remaining.to_string()),
@@ -42,7 +43,7 @@ impl RateHeaders {
 }
 
 #[derive(Debug)]
-pub(crate) struct Limiter {
+pub struct Limiter {
     config: RateLimitConfig,
     admitted: VecDeque<Instant>,
     /// Every authenticated request that reached the limiter, admitted or not: how hard the
@@ -50,12 +51,12 @@ pub(crate) struct Limiter {
     attempted: VecDeque<Instant>,
     day_start: Instant,
     day_count: u64,
-    pub(crate) max_admitted: u64,
-    pub(crate) max_attempted: u64,
+    pub max_admitted: u64,
+    pub max_attempted: u64,
 }
 
 impl Limiter {
-    pub(crate) fn new(config: RateLimitConfig, start: Instant) -> Self {
+    pub fn new(config: RateLimitConfig, start: Instant) -> Self {
         Self {
             config,
             admitted: VecDeque::new(),
@@ -68,7 +69,7 @@ impl Limiter {
     }
 
     /// Counts the request; `Err` carries the headers of the 429.
-    pub(crate) fn admit(&mut self, now: Instant) -> Result<RateHeaders, RateHeaders> {
+    pub fn admit(&mut self, now: Instant) -> Result<RateHeaders, RateHeaders> {
         self.roll(now);
         self.attempted.push_back(now);
         self.max_attempted = self.max_attempted.max(self.attempted.len() as u64);
@@ -84,9 +85,26 @@ impl Limiter {
     }
 
     /// The current values without counting a request, for answers that never reach the limiter.
-    pub(crate) fn peek(&mut self, now: Instant) -> RateHeaders {
+    pub fn peek(&mut self, now: Instant) -> RateHeaders {
         self.roll(now);
         self.headers()
+    }
+
+    /// How long until a request would be admitted again (zero when it would be now), for a
+    /// `Retry-After`: the oldest admission leaving the sliding window, or the daily window's end.
+    pub fn retry_after(&mut self, now: Instant) -> Duration {
+        self.roll(now);
+        let mut wait = Duration::ZERO;
+        if self.admitted.len() >= self.config.max as usize
+            && let Some(oldest) = self.admitted.front()
+        {
+            wait = (*oldest + self.config.interval).saturating_duration_since(now);
+        }
+        if self.day_count >= self.config.daily_limit {
+            let day_end = self.day_start + self.config.daily_window;
+            wait = wait.max(day_end.saturating_duration_since(now));
+        }
+        wait
     }
 
     fn roll(&mut self, now: Instant) {
@@ -147,6 +165,11 @@ mod tests {
         assert_eq!(l.max_admitted, 3);
         // t0+100ms … t0+1050ms: five attempts within one interval, two of them refused.
         assert_eq!(l.max_attempted, 5);
+        assert_eq!(
+            l.retry_after(t0 + Duration::from_millis(1050)),
+            Duration::from_millis(50),
+            "the t0+100ms admission leaves at t0+1100ms"
+        );
     }
 
     #[test]

@@ -2,14 +2,12 @@
 //! hand to keep the binary free of a CLI framework; every flag can also come from the
 //! environment as `GHL_SANDBOX_<FLAG>` (e.g. `GHL_SANDBOX_RATE_MAX=20`), flags winning.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ghl_sandbox::{
-    ContactSeed, FaultConfig, GrantSeed, Latency, LocationConfig, OAuthClientConfig, Sandbox, SandboxConfig,
-};
+use ghl_sandbox::kit::{FlagSpec, Flags};
+use ghl_sandbox::{ContactSeed, GrantSeed, LocationConfig, OAuthClientConfig, Sandbox, SandboxConfig};
 
 const USAGE: &str = "\
 usage: ghl-sandbox [options]
@@ -66,11 +64,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let Some(opts) = Opts::parse(std::env::args().skip(1))? else {
+    let Some(opts) = Flags::parse(&SPEC, std::env::args().skip(1))? else {
         println!("{USAGE}");
         return Ok(());
     };
-    let config = opts.config()?;
+    let config = config(&opts)?;
     let sandbox = Sandbox::start(config)
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
@@ -96,164 +94,94 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-struct Opts(HashMap<&'static str, Vec<String>>);
+const SPEC: FlagSpec = FlagSpec {
+    names: &FLAGS,
+    switches: &["quiet"],
+    env_prefix: "GHL_SANDBOX_",
+};
 
-impl Opts {
-    /// `None` when help was asked for.
-    fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Self>, String> {
-        let mut values: HashMap<&'static str, Vec<String>> = HashMap::new();
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            if arg == "-h" || arg == "--help" {
-                return Ok(None);
-            }
-            let rest = arg
-                .strip_prefix("--")
-                .ok_or_else(|| format!("unexpected argument {arg:?}"))?;
-            let (name, inline) = match rest.split_once('=') {
-                Some((name, value)) => (name, Some(value.to_owned())),
-                None => (rest, None),
-            };
-            let flag = FLAGS
-                .into_iter()
-                .find(|f| *f == name)
-                .ok_or_else(|| format!("unknown flag --{name} (see --help)"))?;
-            let value = match (flag, inline) {
-                (_, Some(value)) => value,
-                ("quiet", None) => "true".to_owned(),
-                (_, None) => args.next().ok_or_else(|| format!("--{flag} needs a value"))?,
-            };
-            values.entry(flag).or_default().push(value);
-        }
-        for flag in FLAGS {
-            let name = format!("GHL_SANDBOX_{}", flag.to_uppercase().replace('-', "_"));
-            if let (false, Ok(value)) = (values.contains_key(flag), std::env::var(&name)) {
-                let list = value
-                    .split(',')
-                    .map(|v| v.trim().to_owned())
-                    .filter(|v| !v.is_empty());
-                values.insert(flag, list.collect());
-            }
-        }
-        Ok(Some(Self(values)))
+fn config(opts: &Flags) -> Result<SandboxConfig, String> {
+    let mut config = SandboxConfig {
+        log_requests: !opts.switch("quiet"),
+        ..SandboxConfig::default()
+    };
+    config.port = opts.number("port")?;
+    if let Some(seed) = opts.number("seed")? {
+        config.seed = seed;
     }
-
-    fn all(&self, flag: &str) -> &[String] {
-        self.0.get(flag).map(Vec::as_slice).unwrap_or_default()
+    if let Some(max) = opts.number("rate-max")? {
+        config.rate_limits.max = max;
     }
-
-    fn last(&self, flag: &str) -> Option<&str> {
-        self.all(flag).last().map(String::as_str)
+    if let Some(ms) = opts.number("rate-interval-ms")? {
+        config.rate_limits.interval = Duration::from_millis(ms);
     }
-
-    fn number<T: std::str::FromStr>(&self, flag: &str) -> Result<Option<T>, String> {
-        self.last(flag)
-            .map(|v| {
-                v.parse::<T>()
-                    .map_err(|_| format!("--{flag}: {v:?} is not a valid number"))
-            })
-            .transpose()
+    if let Some(daily) = opts.number("daily-limit")? {
+        config.rate_limits.daily_limit = daily;
     }
-
-    fn config(&self) -> Result<SandboxConfig, String> {
-        let mut config = SandboxConfig {
-            log_requests: !matches!(self.last("quiet"), Some("true" | "1")),
-            ..SandboxConfig::default()
-        };
-        config.port = self.number("port")?;
-        if let Some(seed) = self.number("seed")? {
-            config.seed = seed;
-        }
-        if let Some(max) = self.number("rate-max")? {
-            config.rate_limits.max = max;
-        }
-        if let Some(ms) = self.number("rate-interval-ms")? {
-            config.rate_limits.interval = Duration::from_millis(ms);
-        }
-        if let Some(daily) = self.number("daily-limit")? {
-            config.rate_limits.daily_limit = daily;
-        }
-        if let Some(secs) = self.number("token-ttl")? {
-            config.access_token_ttl = Duration::from_secs(secs);
-        }
-        config.faults = FaultConfig {
-            rate_429: self.number("fault-429")?.unwrap_or(0.0),
-            rate_5xx: self.number("fault-5xx")?.unwrap_or(0.0),
-            rate_drop: self.number("fault-drop")?.unwrap_or(0.0),
-            latency: self.latency()?,
-        };
-        for pair in self.all("oauth-client") {
-            let (id, secret) = pair
-                .split_once(':')
-                .ok_or_else(|| format!("--oauth-client: expected ID:SECRET, got {pair:?}"))?;
-            config.oauth_clients.push(OAuthClientConfig {
-                client_id: id.into(),
-                client_secret: secret.into(),
-                scope: OAuthClientConfig::DEFAULT_SCOPE.into(),
-            });
-        }
-        let location = self.location(&config)?;
-        config.locations = vec![location];
-        Ok(config)
+    if let Some(secs) = opts.number("token-ttl")? {
+        config.access_token_ttl = Duration::from_secs(secs);
     }
-
-    fn location(&self, config: &SandboxConfig) -> Result<LocationConfig, String> {
-        let mut location =
-            LocationConfig::new(self.last("location").unwrap_or(ghl_sandbox::DEFAULT_LOCATION_ID));
-        location.private_integration_tokens = match self.all("token") {
-            [] => vec![ghl_sandbox::DEFAULT_PIT.into()],
-            tokens => tokens.to_vec(),
-        };
-        let grants = [self.all("refresh-token"), self.all("auth-code")];
-        let client = config.oauth_clients.first().map(|c| c.client_id.as_str());
-        if grants.iter().any(|g| !g.is_empty()) && client.is_none() {
-            return Err("--refresh-token and --auth-code need an --oauth-client".into());
-        }
-        let client = client.unwrap_or_default();
-        location.refresh_tokens = grants[0].iter().map(|t| GrantSeed::new(client, t)).collect();
-        location.authorization_codes = grants[1].iter().map(|c| GrantSeed::new(client, c)).collect();
-        let demo: usize = self.number("contacts")?.unwrap_or(0);
-        location.contacts = (1..=demo)
-            .map(|i| ContactSeed {
-                first_name: Some(format!("Learner{i}")),
-                last_name: Some("Demo".into()),
-                email: Some(format!("learner{i}@example.com")),
-                source: Some("ghl-sandbox demo".into()),
-                ..ContactSeed::default()
-            })
-            .collect();
-        Ok(location)
+    config.faults = opts.faults("")?;
+    for pair in opts.all("oauth-client") {
+        let (id, secret) = pair
+            .split_once(':')
+            .ok_or_else(|| format!("--oauth-client: expected ID:SECRET, got {pair:?}"))?;
+        config.oauth_clients.push(OAuthClientConfig {
+            client_id: id.into(),
+            client_secret: secret.into(),
+            scope: OAuthClientConfig::DEFAULT_SCOPE.into(),
+        });
     }
+    let location = location(opts, &config)?;
+    config.locations = vec![location];
+    Ok(config)
+}
 
-    fn latency(&self) -> Result<Latency, String> {
-        let Some(raw) = self.last("latency-ms") else {
-            return Ok(Latency::None);
-        };
-        let ms = |v: &str| {
-            v.trim()
-                .parse::<u64>()
-                .map(Duration::from_millis)
-                .map_err(|_| format!("--latency-ms: expected MS or MIN-MAX, got {raw:?}"))
-        };
-        Ok(match raw.split_once('-') {
-            Some((low, high)) => Latency::Uniform(ms(low)?, ms(high)?),
-            None => Latency::Fixed(ms(raw)?),
+fn location(opts: &Flags, config: &SandboxConfig) -> Result<LocationConfig, String> {
+    let mut location = LocationConfig::new(opts.last("location").unwrap_or(ghl_sandbox::DEFAULT_LOCATION_ID));
+    location.private_integration_tokens = match opts.all("token") {
+        [] => vec![ghl_sandbox::DEFAULT_PIT.into()],
+        tokens => tokens.to_vec(),
+    };
+    let grants = [opts.all("refresh-token"), opts.all("auth-code")];
+    let client = config.oauth_clients.first().map(|c| c.client_id.as_str());
+    if grants.iter().any(|g| !g.is_empty()) && client.is_none() {
+        return Err("--refresh-token and --auth-code need an --oauth-client".into());
+    }
+    let client = client.unwrap_or_default();
+    location.refresh_tokens = grants[0].iter().map(|t| GrantSeed::new(client, t)).collect();
+    location.authorization_codes = grants[1].iter().map(|c| GrantSeed::new(client, c)).collect();
+    let demo: usize = opts.number("contacts")?.unwrap_or(0);
+    location.contacts = (1..=demo)
+        .map(|i| ContactSeed {
+            first_name: Some(format!("Learner{i}")),
+            last_name: Some("Demo".into()),
+            email: Some(format!("learner{i}@example.com")),
+            source: Some("ghl-sandbox demo".into()),
+            ..ContactSeed::default()
         })
-    }
+        .collect();
+    Ok(location)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ghl_sandbox::Latency;
 
-    fn config(args: &[&str]) -> SandboxConfig {
-        let opts = Opts::parse(args.iter().map(|s| s.to_string())).unwrap().unwrap();
-        opts.config().unwrap()
+    fn parse(args: &[&str]) -> Flags {
+        Flags::parse_with_env(&SPEC, args.iter().map(|s| s.to_string()), |_| None)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn build(args: &[&str]) -> SandboxConfig {
+        config(&parse(args)).unwrap()
     }
 
     #[test]
     fn flags_build_the_config() {
-        let c = config(&[
+        let c = build(&[
             "--port=0",
             "--rate-max",
             "20",
@@ -282,9 +210,6 @@ mod tests {
 
     #[test]
     fn grants_without_a_client_are_refused() {
-        let opts = Opts::parse(["--refresh-token".to_string(), "x".to_string()])
-            .unwrap()
-            .unwrap();
-        assert!(opts.config().is_err());
+        assert!(config(&parse(&["--refresh-token", "x"])).is_err());
     }
 }

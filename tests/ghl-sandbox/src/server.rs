@@ -67,11 +67,12 @@ impl Shared {
 
 /// Marks an answer that must not be sent: the connection is closed instead.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct DropConnection;
+pub struct DropConnection;
 
+/// The connection service's error for a `DropConnection` answer; hyper then closes the socket.
 #[derive(Debug, thiserror::Error)]
 #[error("connection dropped by fault injection")]
-pub(crate) struct Dropped;
+pub struct Dropped;
 
 #[derive(Clone)]
 pub(crate) struct Edge {
@@ -125,8 +126,16 @@ fn normalise_path(req: &mut Request<Incoming>) {
     }
 }
 
-/// Serves until the sender fires (or is dropped), then aborts open connections.
-pub(crate) fn spawn(listener: TcpListener, edge: Edge) -> (oneshot::Sender<()>, JoinHandle<()>) {
+/// Serves until the sender fires (or is dropped), then aborts open connections. Generic over the
+/// connection service so that other sandboxes can put their own edge in front of their router.
+pub fn spawn<S>(listener: TcpListener, edge: S) -> (oneshot::Sender<()>, JoinHandle<()>)
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response, Error = Dropped>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut connections: JoinSet<()> = JoinSet::new();
