@@ -197,6 +197,10 @@ pub struct BudgetConfig {
     pub max_wait: Duration,
     /// How long a 429 halves this process's rate.
     pub cut_for: Duration,
+    /// How long `X-RateLimit-Remaining: 0` pauses an account when the answer does not say when
+    /// the window restarts; `None`: a tenth of `limits.interval` (right for GHL, whose headers
+    /// state the interval).
+    pub spent_pause: Option<Duration>,
 }
 
 /// GHL's budget (see `RateLimits::default`).
@@ -208,6 +212,7 @@ impl Default for BudgetConfig {
             safety: 0.97,
             max_wait: Duration::from_secs(30),
             cut_for: Duration::from_secs(60),
+            spent_pause: None,
         }
     }
 }
@@ -366,6 +371,7 @@ impl RateBudget for SharedRateBudget {
     fn observe(&self, account: &str, headers: &RateHeaders) {
         let now = Instant::now();
         let scope = self.config.scope;
+        let spent_pause = self.config.spent_pause;
         self.with_state(account, |s| {
             let learned = match (headers.max, headers.interval_ms, headers.limit) {
                 (Some(max), Some(interval_ms), _) if max > 0 && interval_ms > 0 => Some(RateLimits {
@@ -373,8 +379,10 @@ impl RateBudget for SharedRateBudget {
                     interval: Duration::from_millis(interval_ms),
                     daily: headers.daily_limit.unwrap_or(s.limits.daily),
                 }),
-                // A window size without its length: the API's own window.
-                (None, _, Some(limit)) if limit > 0 => Some(RateLimits {
+                // A window size without its length is trusted only to raise the limit over the
+                // configured window (a larger plan): a smaller figure is a shorter window's, which
+                // the configured spacing already keeps to.
+                (None, _, Some(limit)) if limit > s.limits.max => Some(RateLimits {
                     max: limit,
                     ..s.limits
                 }),
@@ -388,10 +396,11 @@ impl RateBudget for SharedRateBudget {
             }
             if headers.remaining == Some(0) {
                 // Something outside this budget used the window: wait until it restarts if the
-                // answer says when, else a tenth of it.
-                let pause = headers
-                    .reset_in()
-                    .map_or(s.limits.interval / 10, |reset| reset.min(s.limits.interval));
+                // answer says when, else the API's own guess.
+                let pause = headers.reset_in().map_or_else(
+                    || spent_pause.unwrap_or(s.limits.interval / 10),
+                    |reset| reset.min(s.limits.interval),
+                );
                 s.paused_until = Some(now + pause);
             }
             if let Some(asked) = headers.retry_after {
@@ -488,25 +497,77 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_window_size_alone_is_learned_over_the_platform_s_own_window() -> Result<(), BudgetError> {
-        let budget = talentlms(1000, 1000);
+    async fn a_window_size_alone_only_raises_the_configured_limit() -> Result<(), BudgetError> {
+        // 5 per second configured; a smaller figure (a shorter window's) is not learned, a larger
+        // one (a larger plan) is.
+        let budget = talentlms(5, 1000);
         budget.observe(
             "acme",
             &RateHeaders {
-                limit: Some(10),
-                remaining: Some(5),
+                limit: Some(2),
+                remaining: Some(1),
                 ..RateHeaders::default()
             },
         );
-        // 10 per second now: six slots take at least half a second.
+        let start = Instant::now();
+        for _ in 0..4 {
+            budget.acquire("acme", None).await?;
+        }
+        let at_five = start.elapsed();
+        assert!(
+            at_five >= Duration::from_millis(590) && at_five < Duration::from_millis(1000),
+            "{at_five:?}"
+        );
+        budget.observe(
+            "acme",
+            &RateHeaders {
+                limit: Some(50),
+                remaining: Some(40),
+                ..RateHeaders::default()
+            },
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
         let start = Instant::now();
         for _ in 0..6 {
             budget.acquire("acme", None).await?;
         }
         assert!(
-            start.elapsed() >= Duration::from_millis(480),
+            start.elapsed() < Duration::from_millis(200),
             "{:?}",
             start.elapsed()
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_spent_window_without_a_reset_pauses_for_the_platform_s_guess() -> Result<(), BudgetError> {
+        let budget = SharedRateBudget::new(
+            Arc::new(MemorySlots::default()),
+            BudgetConfig {
+                spent_pause: Some(Duration::from_millis(300)),
+                ..BudgetConfig::lms(
+                    "talentlms",
+                    RateLimits {
+                        max: 1000,
+                        interval: Duration::from_secs(3600),
+                        daily: u32::MAX,
+                    },
+                )
+            },
+        );
+        budget.observe(
+            "acme",
+            &RateHeaders {
+                remaining: Some(0),
+                ..RateHeaders::default()
+            },
+        );
+        let start = Instant::now();
+        budget.acquire("acme", None).await?;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(290) && waited < Duration::from_secs(2),
+            "{waited:?}"
         );
         Ok(())
     }

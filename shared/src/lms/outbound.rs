@@ -23,7 +23,7 @@ use tracing::debug;
 use super::LmsError;
 use super::transport::{Auth, CallError, Request, Transport};
 use crate::domain::{Email, GhlChange, GhlChangeKind};
-use crate::http::{Idempotence, RateBudget, RateLimits, RetryPolicy};
+use crate::http::{BudgetConfig, Idempotence, RateBudget, RateLimits, RetryPolicy};
 use crate::secrets::CachedSecret;
 
 pub const PLATFORM: &str = "outbound";
@@ -40,6 +40,11 @@ pub const RATE_LIMITS: RateLimits = RateLimits {
     interval: Duration::from_secs(1),
     daily: u32::MAX,
 };
+
+/// The rate budget of outbound destinations (one schedule per destination name).
+pub fn budget_config() -> BudgetConfig {
+    BudgetConfig::lms(PLATFORM, RATE_LIMITS)
+}
 
 /// The Secrets Manager document of one destination:
 /// `{"url": "https://hooks.example.com/…", "signingSecret": "…"}`. The URL is held as a secret

@@ -1,6 +1,6 @@
 //! Skilljar's REST API (`https://api.skilljar.com/v1`; the paths and shapes used are in
-//! `tests/contract/lms-api/skilljar.yml`): learners in one domain, enrollments in published
-//! courses, groups, and course progress.
+//! `tests/contract/lms-api/skilljar-openapi.subset.yml` and `clients.md`): learners in one
+//! domain, enrollments in published courses, groups, and course progress.
 //!
 //! Skilljar's own repeat-safety carries most operations: adding a user to a domain with an email
 //! it knows returns that user; an enrollment is idempotent for the same user and enrollment time,
@@ -24,7 +24,7 @@ use super::read::{self, text};
 use super::transport::{Answer, Auth, CallError, Request, Transport, endpoint};
 use super::{LearnerFields, LmsAccount, LmsConfig, LmsConfigError, LmsError, LmsUser, Membership};
 use crate::domain::Email;
-use crate::http::{Idempotence, RateBudget, RateLimits};
+use crate::http::{BudgetConfig, Idempotence, RateBudget, RateLimits};
 use crate::secrets::CachedSecret;
 
 pub const PLATFORM: &str = "skilljar";
@@ -36,6 +36,11 @@ pub const RATE_LIMITS: RateLimits = RateLimits {
     interval: Duration::from_secs(3600),
     daily: u32::MAX,
 };
+
+/// The rate budget of Skilljar accounts: `SharedRateBudget::new(table, skilljar::budget_config())`.
+pub fn budget_config() -> BudgetConfig {
+    BudgetConfig::lms(PLATFORM, RATE_LIMITS)
+}
 
 /// Longest run of pages one listing follows; a filtered listing needs one.
 const MAX_PAGES: usize = 20;
@@ -51,7 +56,7 @@ pub struct SkilljarSecret {
 }
 
 /// A learner's progress in one published course
-/// (`GET /v1/users/{id}/published-courses[/{published_course_id}]`).
+/// (`GET /v1/users/{id}/published-courses`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CourseProgress {
     pub published_course_id: String,
@@ -138,20 +143,19 @@ impl SkilljarClient {
         }
     }
 
-    /// The learner's progress in one published course; `None` if not enrolled.
+    /// The learner's progress in one published course; `None` if not enrolled. Read from the
+    /// learner's list (one call, like the single-course path, which not every Skilljar stand-in
+    /// serves).
     pub async fn course_progress(
         &self,
         user_id: &str,
         published_course_id: &str,
     ) -> Result<Option<CourseProgress>, LmsError> {
-        let url = self.url(&["users", user_id, "published-courses", published_course_id]);
-        match self.send(Request::get("course_progress", url)).await {
-            Ok(answer) => Ok(Some(CourseProgress::from_value(
-                answer.json(PLATFORM, "course_progress")?,
-            ))),
-            Err(err) if err.status() == Some(404) => Ok(None),
-            Err(err) => Err(err.into_lms(PLATFORM, || format!("user {user_id}"))),
-        }
+        Ok(self
+            .progress(user_id)
+            .await?
+            .into_iter()
+            .find(|p| p.published_course_id == published_course_id))
     }
 
     /// Every published course the learner is enrolled in, with progress.
@@ -333,8 +337,8 @@ impl LmsAccount for SkilljarClient {
         Ok(learner)
     }
 
-    /// Enrolled already (`GET /v1/users/{id}/published-courses/{course}` answers 200): nothing to
-    /// do. Else `POST /v1/domains/{domain}/published-courses/{course}/enrollments` with the
+    /// Enrolled already (the course is in `GET /v1/users/{id}/published-courses`): nothing to do.
+    /// Else `POST /v1/domains/{domain}/published-courses/{course}/enrollments` with the
     /// enrollment time fixed, which Skilljar treats as the same enrollment on a retry.
     async fn enroll(&self, user_id: &str, course_id: &str) -> Result<(), LmsError> {
         if self.course_progress(user_id, course_id).await?.is_some() {

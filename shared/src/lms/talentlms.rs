@@ -1,8 +1,10 @@
 //! TalentLMS's public API v2 (`https://<domain>.talentlms.com/api/v2`, headers `X-API-Key` and
-//! `X-API-Version`; the paths and shapes used are in `tests/contract/lms-api/talentlms.yaml`),
-//! with the legacy v1 where v2 lacks an operation: v2 writes a single user's custom fields only
-//! through its asynchronous batch endpoint, so they go through v1's `edituser` (Basic auth with
-//! the key, form fields).
+//! `X-API-Version`; the paths and shapes used are in
+//! `tests/contract/lms-api/talentlms-openapi.subset.yaml` and `clients.md`), with the legacy v1
+//! where v2 lacks an operation: v2 writes a single user's custom fields only through its
+//! asynchronous batch endpoint, so they go through v1's `edituser` (Basic auth with the key,
+//! form fields); and v1's user record (`GET api/v1/users/id:{id}`) lists a user's courses,
+//! groups and branches in one read, which checks a refused relation.
 //!
 //! Limits: 2,000 or 10,000 calls an hour by plan, never more than 200 per 5 s. The budget starts
 //! from the smaller hourly figure and learns the plan's from `X-RateLimit-Limit`; a spent window
@@ -24,7 +26,7 @@ use super::read::{self, text};
 use super::transport::{Answer, Auth, CallError, Request, Transport, endpoint};
 use super::{LearnerFields, LmsAccount, LmsConfig, LmsConfigError, LmsError, LmsUser, Membership};
 use crate::domain::Email;
-use crate::http::{Idempotence, RateBudget, RateLimits};
+use crate::http::{BudgetConfig, Idempotence, RateBudget, RateLimits};
 use crate::secrets::CachedSecret;
 
 pub const PLATFORM: &str = "talentlms";
@@ -38,6 +40,15 @@ pub const RATE_LIMITS: RateLimits = RateLimits {
     interval: Duration::from_secs(3600),
     daily: u32::MAX,
 };
+
+/// The rate budget of TalentLMS accounts. A spent window whose answer names no reset pauses the
+/// account for the documented short window (200 calls per 5 s), not a tenth of the hour.
+pub fn budget_config() -> BudgetConfig {
+    BudgetConfig {
+        spent_pause: Some(Duration::from_secs(5)),
+        ..BudgetConfig::lms(PLATFORM, RATE_LIMITS)
+    }
+}
 
 const MAX_PAGES: usize = 20;
 
@@ -181,21 +192,6 @@ impl TalentLmsClient {
         self.transport.send(&secret.domain, &auth, &request).await
     }
 
-    async fn get(&self, operation: &'static str, segments: &[&str]) -> Result<Value, LmsError> {
-        let answer = self
-            .send(
-                Api::V2,
-                operation,
-                Method::GET,
-                segments,
-                |r| r,
-                Idempotence::Idempotent,
-            )
-            .await
-            .map_err(|e| e.into_lms(PLATFORM, || segments.join("/")))?;
-        answer.json(PLATFORM, operation)
-    }
-
     /// Users matching `filter[email][eq]`, following `_links.next` within TalentLMS.
     async fn users_with_email(&self, email: &Email) -> Result<Vec<Value>, LmsError> {
         let mut query = vec![("filter[email][eq]".to_owned(), email.as_str().to_owned())];
@@ -277,8 +273,9 @@ impl TalentLmsClient {
         }
     }
 
-    /// `POST` a relation (enrollment, group or branch membership); if TalentLMS refuses it, the
-    /// user's own list (`GET api/v2/users/{id}/<list>`) says whether it is there already.
+    /// `POST` a relation (enrollment, group or branch membership); if TalentLMS refuses it
+    /// (it answers 400 to a relation that exists), the user's v1 record, which lists their
+    /// `courses`, `groups` and `branches` in one read, says whether it is there already.
     async fn relate(
         &self,
         operation: &'static str,
@@ -301,8 +298,19 @@ impl TalentLmsClient {
         match answer {
             Ok(_) => Ok(()),
             Err(err) if matches!(err.status(), Some(400 | 409 | 422)) => {
-                let held = self.get(operation, &["users", user_id, list]).await?;
-                let held = read::items(read::unwrap(held, &["_data", "data"]), &[list]);
+                let record = format!("id:{user_id}");
+                let held = self
+                    .send(
+                        Api::V1,
+                        "user_record",
+                        Method::GET,
+                        &["users", &record],
+                        |r| r,
+                        Idempotence::Idempotent,
+                    )
+                    .await
+                    .map_err(|e| e.into_lms(PLATFORM, || format!("user {user_id}")))?;
+                let held = read::items(held.json(PLATFORM, "user_record")?, &[list]);
                 if read::lists_id(&held, related_id) {
                     Ok(())
                 } else {
@@ -437,7 +445,7 @@ impl LmsAccount for TalentLmsClient {
         Ok(learner)
     }
 
-    /// `POST api/v2/enrollments`; a refusal is checked against `GET api/v2/users/{id}/courses`.
+    /// `POST api/v2/enrollments`; a refusal is checked against the user's v1 record.
     async fn enroll(&self, user_id: &str, course_id: &str) -> Result<(), LmsError> {
         let body = ids(user_id, "course_id", course_id);
         self.relate("enroll", "enrollments", body, user_id, "courses", course_id)

@@ -1,7 +1,7 @@
 //! Trainual's API v1 (`https://api.trainual.com/v1`, HTTP Basic). Trainual publishes no API
 //! description: the operations used are those its official Make app offers (users: get, list,
 //! invite / update, archive; assign and unassign roles and subjects) at the paths public
-//! integrations use (`tests/contract/lms-api/trainual.md`), and answers are read leniently, the
+//! integrations use (`tests/contract/lms-api/trainual-client.md`), and answers are read leniently, the
 //! whole document kept in `LmsUser::raw`.
 //!
 //! What it cannot do: write training content (subjects, topics, steps, tests are read-only to
@@ -24,7 +24,7 @@ use super::read::{self, text};
 use super::transport::{Answer, Auth, CallError, Request, Transport, endpoint};
 use super::{LearnerFields, LmsAccount, LmsConfig, LmsConfigError, LmsError, LmsUser, Membership};
 use crate::domain::Email;
-use crate::http::{Idempotence, RateBudget, RateLimits};
+use crate::http::{BudgetConfig, Idempotence, RateBudget, RateLimits};
 use crate::secrets::CachedSecret;
 
 pub const PLATFORM: &str = "trainual";
@@ -36,6 +36,11 @@ pub const RATE_LIMITS: RateLimits = RateLimits {
     interval: Duration::from_secs(1),
     daily: u32::MAX,
 };
+
+/// The rate budget of Trainual accounts.
+pub fn budget_config() -> BudgetConfig {
+    BudgetConfig::lms(PLATFORM, RATE_LIMITS)
+}
 
 /// The Secrets Manager document of one Trainual account: an admin's sign-in and the account id,
 /// `{"email": "admin@example.com", "accountId": "…", "password": "…"}`. Trainual's Basic user

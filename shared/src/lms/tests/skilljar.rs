@@ -7,7 +7,7 @@ use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::{basic, body_of, calls, config, email, http, secret, unlimited};
-use crate::http::{BudgetConfig, SharedRateBudget};
+use crate::http::SharedRateBudget;
 use crate::lms::skilljar::{self, SkilljarClient};
 use crate::lms::{LearnerFields, LmsAccount, LmsError, Membership};
 use crate::memory::MemorySlots;
@@ -164,8 +164,10 @@ async fn upsert_of_an_unchanged_learner_is_one_call() -> Result<(), LmsError> {
 async fn enroll_checks_progress_first_and_fixes_the_enrollment_time() -> Result<(), LmsError> {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v1/users/u1/published-courses/pc9"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "Not found."})))
+        .and(path("/v1/users/u1/published-courses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"published_course_id": "pc1", "course_progress": {}}
+        ])))
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -185,12 +187,13 @@ async fn enroll_checks_progress_first_and_fixes_the_enrollment_time() -> Result<
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/v1/users/u1/published-courses/pc9"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "published_course_id": "pc9", "enrollment_id": "e1",
-            "course": {"id": "c9", "title": "Engines", "lesson_count": 4},
-            "course_progress": {"completed_at": null, "completed_lesson_count": 1, "score": null}
-        })))
+        .and(path("/v1/users/u1/published-courses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"published_course_id": "pc1", "course_progress": {}},
+            {"published_course_id": "pc9", "enrollment_id": "e1",
+             "course": {"id": "c9", "title": "Engines", "lesson_count": 4},
+             "course_progress": {"completed_at": null, "completed_lesson_count": 1, "score": null}}
+        ])))
         .mount(&server)
         .await;
     let client = client(&server);
@@ -367,7 +370,7 @@ async fn a_longer_retry_after_than_the_policy_waits_goes_back_to_the_queue() {
         .await;
     let budget = Arc::new(SharedRateBudget::new(
         Arc::new(MemorySlots::default()),
-        BudgetConfig::lms(skilljar::PLATFORM, skilljar::RATE_LIMITS),
+        skilljar::budget_config(),
     ));
     let client = SkilljarClient::new(&config(&server, "/v1"), http(), secret(SECRET), budget)
         .unwrap_or_else(|e| panic!("{e}"));

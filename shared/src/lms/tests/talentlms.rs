@@ -7,7 +7,7 @@ use wiremock::matchers::{body_json, body_string_contains, header, header_exists,
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::{basic, body_of, calls, config, email, http, secret, unlimited};
-use crate::http::{BudgetConfig, RateBudget, SharedRateBudget};
+use crate::http::{RateBudget, SharedRateBudget};
 use crate::lms::talentlms::{self, TalentLmsClient, TalentLmsSecret};
 use crate::lms::{LearnerFields, LmsAccount, LmsError, Membership};
 use crate::memory::MemorySlots;
@@ -179,11 +179,11 @@ async fn enrolling_again_is_not_an_error() -> Result<(), LmsError> {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/api/v2/users/17/courses"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"_data": {"courses": [{"id": 5, "name": "Engines"}]}})),
-        )
+        .and(path("/api/v1/users/id:17"))
+        .and(header("authorization", basic("tlms-key-42", "").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "17", "courses": [{"id": "5", "name": "Engines"}], "groups": [], "branches": []
+        })))
         .mount(&server)
         .await;
     let client = client(&server);
@@ -215,11 +215,10 @@ async fn groups_and_branches_where_the_mapping_says() -> Result<(), LmsError> {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/api/v2/users/17/branches"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"_data": {"branches": [{"id": 8, "name": "EU"}]}})),
-        )
+        .and(path("/api/v1/users/id:17"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "17", "courses": [], "groups": [], "branches": [{"id": "8", "name": "EU"}]
+        })))
         .mount(&server)
         .await;
     Mock::given(method("DELETE"))
@@ -281,7 +280,7 @@ async fn a_spent_hourly_window_stops_calls_until_it_resets() -> Result<(), LmsEr
         .await;
     let budget = Arc::new(SharedRateBudget::new(
         Arc::new(MemorySlots::default()),
-        BudgetConfig::lms(talentlms::PLATFORM, talentlms::RATE_LIMITS),
+        talentlms::budget_config(),
     ));
     let client = client_with(&server, budget);
     client.deactivate("17").await?;
