@@ -1,10 +1,11 @@
 //! Integration tests: the real services over moto server (SQS, DynamoDB, Secrets Manager through
 //! the AWS SDK) and GHL's official contract served by Prism, or wiremock where a test needs GHL to
-//! misbehave on purpose. Run through `scripts/test`.
+//! misbehave on purpose; the LMS clients against the LMS sandbox. Run through `scripts/test`.
 
 mod ghl_contract;
 mod ingest;
 mod ingest_triggers;
+mod lms_clients;
 mod oauth;
 mod pipeline;
 mod rate_budget;
