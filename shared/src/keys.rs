@@ -91,6 +91,12 @@ pub fn ghl_location_schedule(location_id: &str) -> String {
     format!("ghl#{}", part(location_id))
 }
 
+/// The rate-budget schedule of one LMS account (or outbound destination) of a platform. Prefixed
+/// apart from GHL's, so that no account id can share a location's schedule.
+pub fn lms_account_schedule(platform: &str, account: &str) -> String {
+    format!("lms#{}#{}", part(platform), part(account))
+}
+
 /// Identity of something the sync creates in GHL (a task or a note) for something on the LMS
 /// side. Its text also seeds the marker a created task or note carries.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -191,6 +197,10 @@ mod tests {
         );
         assert_eq!(slots(&ghl_location_schedule("loc1")), "slots#ghl#loc1");
         assert_eq!(
+            slots(&lms_account_schedule("talentlms", "acme")),
+            "slots#lms#talentlms#acme"
+        );
+        assert_eq!(
             lease(&oauth_refresh_lease("lms-sync/ghl")),
             "lease#oauth-refresh#lms-sync/ghl"
         );
@@ -218,6 +228,11 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.as_str(), "task:skilljar:u%3A1:course:c");
         assert_ne!(contact(&sj, "a#b"), contact(&sj, "a%23b"));
+        assert_ne!(
+            lms_account_schedule("skilljar", "a#b"),
+            lms_account_schedule("skilljar#a", "b")
+        );
+        assert_ne!(lms_account_schedule("ghl", "x"), ghl_location_schedule("x"));
         assert_ne!(
             EntityKey::sender_task(&sj, "x:sent:y"),
             EntityKey::sender_task(&sj, "x%3Asent%3Ay")

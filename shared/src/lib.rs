@@ -5,7 +5,8 @@
 //! - [`contract`]: the versioned queue message between ingest and the worker.
 //! - [`keys`]: every key the store holds.
 //! - [`worker`]: queued events → GHL calls, exactly once.
-//! - [`ghl`]: the GoHighLevel API v2 client; [`lms`]: the LMS clients beside it.
+//! - [`ghl`]: the GoHighLevel API v2 client; [`lms`]: the LMS clients beside it; [`http`]: the
+//!   client setup, retry policy and rate budget they share.
 //! - [`ports`] and their adapters: [`aws`] (SQS, DynamoDB, Secrets Manager) and [`memory`].
 
 pub mod app;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod contract;
 pub mod domain;
 pub mod ghl;
+pub mod http;
 pub mod idempotency;
 pub mod ingest;
 mod json_error;

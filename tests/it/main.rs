@@ -1,12 +1,13 @@
 //! Integration tests: the real services over moto server (SQS, DynamoDB, Secrets Manager through
 //! the AWS SDK) and GHL's official contract served by Prism, or wiremock where a test needs GHL to
-//! misbehave on purpose. Run through `scripts/test`.
+//! misbehave on purpose; the LMS clients against the LMS sandbox. Run through `scripts/test`.
 
 mod entity_map;
 mod ghl_contract;
 mod ghl_events;
 mod ingest;
 mod ingest_triggers;
+mod lms_clients;
 mod oauth;
 mod pipeline;
 mod rate_budget;

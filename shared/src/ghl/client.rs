@@ -51,29 +51,13 @@ pub trait Credentials: Send + Sync {
     }
 }
 
-/// The one HTTP client setup for GHL (API and OAuth token endpoint): rustls, a total timeout per
-/// request and a shorter connect timeout.
+/// The one HTTP client setup (`crate::http::client`), for GHL's API and OAuth token endpoint.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GhlError> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(5).min(timeout))
-        .user_agent(concat!("lms-ghl-sync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(GhlError::from)
+    crate::http::client(timeout).map_err(GhlError::from)
 }
 
 pub(crate) fn parse_base(url: &str) -> Result<Url, GhlError> {
-    let mut base =
-        Url::parse(url).map_err(|e| GhlError::CredentialsInvalid(format!("GHL base URL {url:?}: {e}")))?;
-    if base.cannot_be_a_base() {
-        return Err(GhlError::CredentialsInvalid(format!(
-            "GHL base URL {url:?} cannot be a base"
-        )));
-    }
-    // Path segments are appended, so the base must not end in an empty one.
-    let trimmed = base.path().trim_end_matches('/').to_owned();
-    base.set_path(&trimmed);
-    Ok(base)
+    crate::http::base_url(url).map_err(|e| GhlError::CredentialsInvalid(format!("GHL base URL {e}")))
 }
 
 /// GHL API v2 client: version header, bearer auth (refreshed once on 401 where possible), the
@@ -184,7 +168,7 @@ impl GhlClient {
 
     pub(crate) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, GhlError> {
         let inner = &self.inner;
-        let mut delays = inner.retry.delays();
+        let mut attempts = inner.retry.attempts(self.deadline);
         let mut refreshed = false;
         let mut auth = inner.credentials.location_auth().await?;
         loop {
@@ -207,10 +191,7 @@ impl GhlClient {
             if matches!(error, GhlError::RateLimited { .. }) {
                 inner.budget.throttled(&auth.location_id);
             }
-            if RetryPolicy::should_retry(&error, call.idempotence)
-                && let Some(delay) = delays.next()
-                && inner.retry.fits(delay, self.deadline)
-            {
+            if let Some(delay) = attempts.next_wait(&error, call.idempotence) {
                 warn!(reason = error.reason(), error = %error, delay_ms = delay.as_millis() as u64, "GHL call failed; retrying");
                 tokio::time::sleep(delay).await;
                 continue;

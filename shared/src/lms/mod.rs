@@ -1,8 +1,23 @@
 //! LMS API clients, one module per platform, beside `ghl/`, behind the one port the worker uses
-//! to apply a GHL contact to an LMS account: [`LmsAccount`].
+//! to apply a GHL contact to an LMS account: [`LmsAccount`]. Apps without an API of ours get the
+//! change as a signed JSON document instead ([`outbound`]).
 //!
 //! What each platform cannot do through its API is answered with [`LmsError::Unsupported`] naming
 //! it, so the worker can skip that part of a change and say so, instead of failing the event.
+//!
+//! Every client sends through one request path (`transport`) over what all APIs share
+//! (`crate::http`: client setup, retry policy, rate budget); each holds its account's secret in a
+//! [`CachedSecret`](crate::secrets::CachedSecret), whose JSON shape is defined next to it.
+
+pub mod outbound;
+mod read;
+pub mod skilljar;
+pub mod talentlms;
+pub mod trainual;
+mod transport;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -11,6 +26,30 @@ use async_trait::async_trait;
 
 use crate::domain::Email;
 pub use crate::domain::Membership;
+use crate::http::RetryPolicy;
+use crate::secrets::SecretError;
+
+pub use outbound::{OutboundConfig, OutboundDestination, OutboundDocument, OutboundSecret};
+pub use skilljar::{CourseProgress, SkilljarClient, SkilljarSecret};
+pub use talentlms::{TalentLmsClient, TalentLmsSecret};
+pub use trainual::{TrainualClient, TrainualSecret};
+
+/// Where an LMS client sends its requests and how it retries. The HTTP client
+/// (`crate::http::client`) and the rate budget are given separately because they are shared.
+#[derive(Debug, Clone, Default)]
+pub struct LmsConfig {
+    /// The API's base URL; `None` for the platform's own (TalentLMS: the account's domain).
+    pub base_url: Option<String>,
+    pub retry: RetryPolicy,
+}
+
+/// A client that cannot be built from its settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{platform}: {problem}")]
+pub struct LmsConfigError {
+    pub platform: &'static str,
+    pub problem: String,
+}
 
 /// A learner as an LMS holds them. `raw` keeps the platform's own document for support, since
 /// several platforms' shapes are only partly documented.
@@ -104,6 +143,15 @@ pub enum LmsError {
 }
 
 impl LmsError {
+    /// The secret could not be read (retryable: an operator may fix it before the redelivery).
+    /// Its message names the secret and the path only, never its text.
+    pub(crate) fn secret(platform: &'static str, err: SecretError) -> Self {
+        LmsError::Credentials {
+            platform,
+            message: err.to_string(),
+        }
+    }
+
     /// Worth retrying later: the platform did not act, or may not have.
     pub fn is_retryable(&self) -> bool {
         matches!(
