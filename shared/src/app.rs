@@ -12,7 +12,11 @@ use crate::ghl::{
 };
 use crate::idempotency::Idempotency;
 use crate::ingest::{IngestService, Trigger};
-use crate::mapping::{Mapping, MappingError};
+use crate::lms::{
+    self, Destinations, LmsAccount, LmsAccounts, LmsConfig, LmsConfigError, OutboundConfig,
+    OutboundDestination, SkilljarClient, TalentLmsClient, TrainualClient,
+};
+use crate::mapping::{Mapping, MappingError, Platform};
 use crate::ports::SecretSource;
 use crate::secrets::CachedSecret;
 use crate::worker::SyncWorker;
@@ -70,6 +74,8 @@ pub enum StartupError {
     Mapping(#[from] MappingError),
     #[error("GHL client: {0}")]
     Ghl(#[from] GhlError),
+    #[error("LMS client: {0}")]
+    Lms(#[from] LmsConfigError),
 }
 
 pub fn ingest_service(
@@ -137,6 +143,7 @@ pub async fn sync_worker(
     }
     let ghl = GhlClients::new(clients).await?;
     check_mapping_against_locations(&mapping, &ghl).await?;
+    let (lms, outbound) = lms_targets(&mapping, settings, &http, &secrets, &table)?;
     Ok(SyncWorker::new(
         ghl,
         table.clone(),
@@ -147,5 +154,68 @@ pub async fn sync_worker(
             &settings.dead_letter_queue_url,
         )),
         Arc::new(SystemClock),
-    ))
+    )
+    .with_lms_accounts(lms)
+    .with_destinations(outbound))
+}
+
+/// One client per `[targets.<name>]`, over the one HTTP client, each platform's rate budget (a
+/// schedule per account) and the target's secret. Secrets are read on first use, so a target
+/// whose secret is missing fails only its own events, naming the secret.
+fn lms_targets(
+    mapping: &Mapping,
+    settings: &WorkerSettings,
+    http: &reqwest::Client,
+    secrets: &Arc<dyn SecretSource>,
+    table: &Arc<DynamoTable>,
+) -> Result<(LmsAccounts, Destinations), StartupError> {
+    let mut accounts = LmsAccounts::default();
+    let mut destinations = Destinations::default();
+    let ttl = settings.common.secret_cache_ttl;
+    let budget = |config| Arc::new(SharedRateBudget::new(table.clone(), config));
+    for (name, target) in &mapping.targets {
+        let platform = *target.platform.get_ref();
+        let config = LmsConfig {
+            base_url: settings.lms_base_urls.get(platform.as_str()).cloned(),
+            retry: RetryPolicy::default(),
+        };
+        let account: Arc<dyn LmsAccount> = match platform {
+            Platform::Skilljar => Arc::new(SkilljarClient::new(
+                &config,
+                http.clone(),
+                CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
+                budget(lms::skilljar::budget_config()),
+            )?),
+            Platform::Talentlms => Arc::new(TalentLmsClient::new(
+                &config,
+                http.clone(),
+                CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
+                budget(lms::talentlms::budget_config()),
+            )?),
+            Platform::Trainual => Arc::new(TrainualClient::new(
+                &config,
+                http.clone(),
+                CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
+                budget(lms::trainual::budget_config()),
+            )?),
+            Platform::Outbound => {
+                let outbound = OutboundConfig {
+                    retry: RetryPolicy::default(),
+                };
+                destinations.insert(
+                    name.clone(),
+                    OutboundDestination::new(
+                        name.clone(),
+                        &outbound,
+                        http.clone(),
+                        CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
+                        budget(lms::outbound::budget_config()),
+                    ),
+                );
+                continue;
+            }
+        };
+        accounts.insert(name.clone(), account);
+    }
+    Ok((accounts, destinations))
 }

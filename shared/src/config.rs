@@ -101,6 +101,9 @@ pub struct WorkerSettings {
     /// `MAPPING_FILE` (optional): a mapping file read at cold start instead of the built-in
     /// `config/mapping.toml`.
     pub mapping_file: Option<PathBuf>,
+    /// `SKILLJAR_BASE_URL`, `TALENTLMS_BASE_URL`, `TRAINUAL_BASE_URL` (optional, by platform):
+    /// another host for an LMS API, e.g. the local LMS sandbox; each platform's own by default.
+    pub lms_base_urls: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl WorkerSettings {
@@ -119,6 +122,14 @@ impl WorkerSettings {
                 .unwrap_or_else(|| "https://services.leadconnectorhq.com".to_owned()),
             ghl_timeout: env.seconds("GHL_TIMEOUT_SECS", 30)?,
             mapping_file: env.optional("MAPPING_FILE").map(PathBuf::from),
+            lms_base_urls: [
+                ("skilljar", "SKILLJAR_BASE_URL"),
+                ("talentlms", "TALENTLMS_BASE_URL"),
+                ("trainual", "TRAINUAL_BASE_URL"),
+            ]
+            .into_iter()
+            .filter_map(|(platform, name)| env.optional(name).map(|url| (platform, url)))
+            .collect(),
         })
     }
 }

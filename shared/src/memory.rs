@@ -228,7 +228,8 @@ impl SlotSchedule for MemorySlots {
 /// `LmsError::Unsupported`, as a platform without them would.
 #[derive(Debug, Default)]
 pub struct MemoryLms {
-    state: Mutex<MemoryLmsState>,
+    // Shared by the copies `with_deadline` makes: a test reads what every invocation wrote.
+    state: std::sync::Arc<Mutex<MemoryLmsState>>,
     pub unsupported: Vec<&'static str>,
 }
 
@@ -281,6 +282,13 @@ impl MemoryLms {
 impl crate::lms::LmsAccount for MemoryLms {
     fn platform(&self) -> &'static str {
         "memory"
+    }
+
+    fn with_deadline(&self, _deadline: tokio::time::Instant) -> std::sync::Arc<dyn crate::lms::LmsAccount> {
+        std::sync::Arc::new(MemoryLms {
+            state: self.state.clone(),
+            unsupported: self.unsupported.clone(),
+        })
     }
 
     async fn find_user_by_email(

@@ -5,6 +5,7 @@
 mod entity_map;
 mod ghl_contract;
 mod ghl_events;
+mod ghl_to_lms;
 mod ingest;
 mod ingest_triggers;
 mod lms_clients;

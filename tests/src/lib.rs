@@ -193,17 +193,44 @@ impl Deployment {
         mapping: &str,
         secret_ids: Vec<String>,
     ) -> SyncWorker {
-        let settings = WorkerSettings {
+        self.worker_with_settings(self.worker_settings(ghl_base_url, mapping, secret_ids))
+            .await
+    }
+
+    /// The worker's settings as its binary would read them for this deployment.
+    pub fn worker_settings(
+        &self,
+        ghl_base_url: &str,
+        mapping: &str,
+        secret_ids: Vec<String>,
+    ) -> WorkerSettings {
+        WorkerSettings {
             common: self.common(),
             dead_letter_queue_url: self.dlq_url.clone(),
             ghl_secret_ids: secret_ids,
             ghl_base_url: ghl_base_url.to_owned(),
             ghl_timeout: Duration::from_secs(5),
             mapping_file: Some(PathBuf::from(ROOT).join(mapping)),
-        };
+            lms_base_urls: Default::default(),
+        }
+    }
+
+    /// The worker built from `settings`, as its binary builds it.
+    pub async fn worker_with_settings(&self, settings: WorkerSettings) -> SyncWorker {
         app::sync_worker(&settings, &self.sdk)
             .await
             .unwrap_or_else(|e| panic!("worker: {e}"))
+    }
+
+    /// Stores a secret (an LMS account's credentials, say) under `id`.
+    pub async fn put_secret(&self, id: &str, value: &str) {
+        aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .create_secret()
+            .name(id)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create secret {id}: {e:?}"));
     }
 
     /// Stores another location's Private Integration Token; returns the secret's id.

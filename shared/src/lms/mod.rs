@@ -80,6 +80,10 @@ pub trait LmsAccount: Send + Sync {
     /// The platform's slug (`skilljar`, `talentlms`, `trainual`).
     fn platform(&self) -> &'static str;
 
+    /// The same account, retrying only while there is time left before `deadline` (the worker
+    /// binds each invocation's deadline, as it does for GHL).
+    fn with_deadline(&self, deadline: tokio::time::Instant) -> Arc<dyn LmsAccount>;
+
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<LmsUser>, LmsError>;
 
     /// Creates the learner, or updates the user with this email if one exists (found first, so a
@@ -109,6 +113,44 @@ impl LmsAccounts {
 
     pub fn get(&self, target: &str) -> Option<&dyn LmsAccount> {
         self.0.get(target).map(|a| a.as_ref())
+    }
+
+    /// Every account bound to one invocation's deadline.
+    pub fn with_deadline(&self, deadline: tokio::time::Instant) -> Self {
+        Self(
+            self.0
+                .iter()
+                .map(|(name, account)| (name.clone(), account.with_deadline(deadline)))
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The outbound destinations of a deployment, by the mapping's target names.
+#[derive(Clone, Default)]
+pub struct Destinations(HashMap<String, OutboundDestination>);
+
+impl Destinations {
+    pub fn insert(&mut self, target: impl Into<String>, destination: OutboundDestination) {
+        self.0.insert(target.into(), destination);
+    }
+
+    pub fn get(&self, target: &str) -> Option<&OutboundDestination> {
+        self.0.get(target)
+    }
+
+    /// Every destination bound to one invocation's deadline.
+    pub fn with_deadline(&self, deadline: tokio::time::Instant) -> Self {
+        Self(
+            self.0
+                .iter()
+                .map(|(name, d)| (name.clone(), d.with_deadline(deadline)))
+                .collect(),
+        )
     }
 }
 

@@ -256,6 +256,10 @@ impl LmsAccount for SkilljarClient {
         PLATFORM
     }
 
+    fn with_deadline(&self, deadline: Instant) -> Arc<dyn LmsAccount> {
+        Arc::new(SkilljarClient::with_deadline(self, deadline))
+    }
+
     /// `GET /v1/users?email=` (one call; further pages only if Skilljar pages a filtered list).
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<LmsUser>, LmsError> {
         let mut url = self.url(&["users"]);

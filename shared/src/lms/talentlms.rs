@@ -369,6 +369,10 @@ impl LmsAccount for TalentLmsClient {
         PLATFORM
     }
 
+    fn with_deadline(&self, deadline: Instant) -> Arc<dyn LmsAccount> {
+        Arc::new(TalentLmsClient::with_deadline(self, deadline))
+    }
+
     /// `GET api/v2/users?filter[email][eq]=` (one call).
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<LmsUser>, LmsError> {
         self.users_with_email(email)

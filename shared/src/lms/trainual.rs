@@ -202,6 +202,10 @@ impl LmsAccount for TrainualClient {
         PLATFORM
     }
 
+    fn with_deadline(&self, deadline: Instant) -> Arc<dyn LmsAccount> {
+        Arc::new(TrainualClient::with_deadline(self, deadline))
+    }
+
     /// `GET /users?email=` (one call). Trainual's filters are undocumented, so the list is
     /// matched on the email here as well.
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<LmsUser>, LmsError> {

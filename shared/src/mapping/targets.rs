@@ -151,6 +151,11 @@ impl Target {
         {
             return problem("is outbound: default_courses and tag_rules have no meaning there".into());
         }
+        if platform == Platform::Trainual && !self.default_courses.is_empty() {
+            return problem(
+                "is trainual: it has no course enrollment; assign subjects with tag_rules".into(),
+            );
+        }
         if SourcePlatform::try_from(self.source().to_owned()).is_err() {
             return problem("source must be a slug of a-z, 0-9, '-' or '_'".into());
         }

@@ -10,32 +10,44 @@ use tracing::info;
 
 use super::mirror::identity;
 use super::{Context, SyncError};
+use crate::domain::EventId;
 use crate::domain::{
     ContactSnapshot, Email, GhlChange, GhlChangeKind, GhlContactFacts, Membership, SourcePlatform,
 };
-use crate::lms::{LearnerFields, LmsAccount, LmsError};
+use crate::lms::{LearnerFields, LmsAccount, LmsError, OutboundDocument};
 use crate::mapping::{OnDelete, Platform, Qualify, Target};
 use crate::ports::{ContactLink, LearnerMirror};
 
+/// A target with its name.
+type Named<'a> = (&'a str, &'a Target);
+
 /// Returns a summary of what was done, per target.
-pub async fn sync(cx: &Context<'_>, change: &GhlChange) -> Result<String, SyncError> {
-    let targets: Vec<(&str, &Target)> = cx
+pub async fn sync(cx: &Context<'_>, event_id: &EventId, change: &GhlChange) -> Result<String, SyncError> {
+    let (outbound, targets): (Vec<Named<'_>>, Vec<Named<'_>>) = cx
         .mapping
         .targets_of(&change.location_id)
-        .filter(|(_, t)| *t.platform.get_ref() != Platform::Outbound)
-        .collect();
+        .partition(|(_, t)| *t.platform.get_ref() == Platform::Outbound);
+    let mut done = Vec::new();
+    for (name, target) in outbound {
+        done.push(format!(
+            "{name}: {}",
+            deliver(cx, event_id, name, target, change).await?
+        ));
+    }
     if targets.is_empty() {
-        return Ok(format!("location {} feeds no LMS target", change.location_id));
+        done.push(format!("location {} feeds no LMS account", change.location_id));
+        return Ok(done.join("; "));
     }
     // Learners are made of contacts: notes, tasks and appointments have no place in these LMSs.
     if !concerns_the_contact(&change.change) {
-        return Ok(format!("{:?}: nothing an LMS target keeps", change.change));
+        done.push(format!("{:?}: nothing an LMS account keeps", change.change));
+        return Ok(done.join("; "));
     }
     let Some(contact_id) = change.contact_id.as_deref() else {
-        return Ok("no contact id in the delivery; nothing to apply".into());
+        done.push("no contact id in the delivery; nothing to apply".into());
+        return Ok(done.join("; "));
     };
     let snapshot = snapshot(cx, change, contact_id).await?;
-    let mut done = Vec::new();
     for (name, target) in targets {
         let account = cx
             .lms
@@ -196,7 +208,10 @@ async fn apply(
         remember_learner(cx, target, s, &next.lms_user_id).await?;
     }
     for course in want.courses.difference(&next.courses.clone()) {
-        account.enroll(&next.lms_user_id, course).await?;
+        if let Some(note) = skipped(account.enroll(&next.lms_user_id, course).await)? {
+            written.push(note);
+            continue;
+        }
         next.courses.insert(course.clone());
         written.push(format!("enrolled in {course}"));
     }
@@ -227,6 +242,29 @@ async fn apply(
         )));
     }
     Ok(written.join(", "))
+}
+
+/// Apps without an API of ours get every change of their location as a signed document, whose id
+/// (event and target) lets them drop a repeat; a contact that does not qualify is not sent.
+async fn deliver(
+    cx: &Context<'_>,
+    event_id: &EventId,
+    name: &str,
+    target: &Target,
+    change: &GhlChange,
+) -> Result<String, SyncError> {
+    if let (Some(Qualify::Tag { tag }), Some(facts)) = (&target.qualify, &change.contact)
+        && !facts.tags.contains(tag)
+    {
+        return Ok("contact does not qualify; not sent".into());
+    }
+    let destination = cx
+        .outbound
+        .get(name)
+        .ok_or_else(|| SyncError::NoAccount(name.to_owned()))?;
+    let document = OutboundDocument::from_change(format!("{event_id}:{name}"), change);
+    destination.deliver(&document).await?;
+    Ok("document delivered".into())
 }
 
 /// An operation the platform cannot do is noted and skipped; anything else is an error.

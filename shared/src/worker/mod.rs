@@ -30,7 +30,7 @@ use crate::domain::{Origin, SyncEvent};
 use crate::ghl::{GhlClient, GhlClients, GhlError};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::keys;
-use crate::lms::{LmsAccounts, LmsError};
+use crate::lms::{Destinations, LmsAccounts, LmsError};
 use crate::mapping::Mapping;
 use crate::ports::{EntityMap, OutboundMessage, PortError, Queue};
 
@@ -105,6 +105,8 @@ pub struct Context<'a> {
     pub mapping: &'a Mapping,
     /// The LMS accounts the mapping's targets name.
     pub lms: &'a LmsAccounts,
+    /// The outbound destinations the mapping's targets name.
+    pub outbound: &'a Destinations,
 }
 
 /// What the worker needs to do its job; built once per cold start.
@@ -116,6 +118,7 @@ pub struct SyncWorker {
     dead_letters: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     lms: LmsAccounts,
+    outbound: Destinations,
 }
 
 /// How long an IN_PROGRESS claim may live when the caller reports no usable deadline: longer than
@@ -139,12 +142,19 @@ impl SyncWorker {
             dead_letters,
             clock,
             lms: LmsAccounts::default(),
+            outbound: Destinations::default(),
         }
     }
 
     /// The LMS accounts the mapping's targets write to (GHL → LMS).
     pub fn with_lms_accounts(mut self, lms: LmsAccounts) -> Self {
         self.lms = lms;
+        self
+    }
+
+    /// The outbound destinations the mapping's targets name (GHL → apps without an API).
+    pub fn with_destinations(mut self, outbound: Destinations) -> Self {
+        self.outbound = outbound;
         self
     }
 
@@ -245,19 +255,23 @@ impl SyncWorker {
             }
         }
 
-        let ghl = client.with_deadline(Instant::now() + remaining(deadline, now));
+        let until = Instant::now() + remaining(deadline, now);
+        let ghl = client.with_deadline(until);
+        let lms = self.lms.with_deadline(until);
+        let outbound = self.outbound.with_deadline(until);
         let cx = Context {
             ghl: &ghl,
             entities: self.entities.as_ref(),
             mapping: &self.mapping,
-            lms: &self.lms,
+            lms: &lms,
+            outbound: &outbound,
         };
         let result = match &envelope.event {
             SyncEvent::LearnerCreated(learner) => learner_created::sync(&cx, learner).await,
             SyncEvent::MilestoneReached(milestone) => milestone::sync(&cx, milestone).await,
             SyncEvent::TaskChanged(task) => task_changed::sync(&cx, task).await,
             SyncEvent::NoteAdded(note) => note_added::sync(&cx, note).await,
-            SyncEvent::GhlChanged(change) => ghl_changed::sync(&cx, change).await,
+            SyncEvent::GhlChanged(change) => ghl_changed::sync(&cx, &envelope.event_id, change).await,
         };
         match result {
             Ok(result) => {

@@ -1,0 +1,275 @@
+//! GHL → LMS end to end: a contact created and tagged in the GHL sandbox, whose own signed
+//! webhooks go through `ghl-events` (the real ingest service) and the queue to the worker as its
+//! binary builds it, into the LMS sandbox's Skilljar, TalentLMS and Trainual. Calls are counted.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ghl_sandbox::{DEFAULT_LOCATION_ID, DEFAULT_PIT, Sandbox, SandboxConfig, WebhookConfig, WebhookKey};
+use integration_tests::{Deployment, api_request, read_root_file, response_json, sync_all};
+use lms_ghl::ghl::{ContactFields, GhlClient};
+use lms_ghl::ingest::Trigger;
+use lms_ghl::lambda::serve_ingest;
+use lms_ghl::worker::SyncWorker;
+use lms_sandbox::{
+    DEFAULT_SKILLJAR_API_KEY, DEFAULT_SKILLJAR_DOMAIN, DEFAULT_TALENTLMS_API_KEY, DEFAULT_TRAINUAL_PASSWORD,
+    DEFAULT_TRAINUAL_USERNAME, Platform,
+};
+
+const ROUTE: &str = "/ghl-events/ghl";
+const SJ_COURSE: &str = "3x5sl8stqd2r";
+const SJ_GROUP: &str = "4ekqyk3w1qp2";
+const GRACE: &str = "grace.hopper@example.com";
+
+struct Chain {
+    deployment: Deployment,
+    ghl: Sandbox,
+    lms: lms_sandbox::Sandbox,
+    gateway: wiremock::MockServer,
+    worker: SyncWorker,
+    client: GhlClient,
+    /// Webhooks handed to `ghl-events` so far.
+    delivered: AtomicUsize,
+}
+
+/// The mapping's targets for this deployment's secrets (names carry its suffix: moto is shared).
+fn mapping(suffix: &str) -> String {
+    let bundled = read_root_file("config/mapping.toml");
+    format!(
+        r#"{bundled}
+[targets.academy]
+platform = "skilljar"
+secret_id = "{suffix}/academy"
+location_id = "{DEFAULT_LOCATION_ID}"
+qualify = {{ tag = "enroll" }}
+default_courses = ["{SJ_COURSE}"]
+[[targets.academy.tag_rules]]
+tag = "vip"
+group = "{SJ_GROUP}"
+remove_when_untagged = true
+
+[targets.talent]
+platform = "talentlms"
+secret_id = "{suffix}/talent"
+location_id = "{DEFAULT_LOCATION_ID}"
+qualify = {{ tag = "enroll" }}
+default_courses = ["101"]
+[[targets.talent.tag_rules]]
+tag = "vip"
+group = "1"
+
+[targets.handbook]
+platform = "trainual"
+secret_id = "{suffix}/handbook"
+location_id = "{DEFAULT_LOCATION_ID}"
+qualify = {{ tag = "enroll" }}
+[[targets.handbook.tag_rules]]
+tag = "enroll"
+subject = "11"
+[[targets.handbook.tag_rules]]
+tag = "vip"
+role = "2"
+"#
+    )
+}
+
+async fn chain() -> Chain {
+    let deployment = Deployment::new().await;
+    let gateway = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(202))
+        .mount(&gateway)
+        .await;
+    let key = WebhookKey::from_pkcs8_pem(&read_root_file(devkit::samples::GHL_TEST_KEY))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ghl = Sandbox::start(
+        SandboxConfig::default().with_webhooks(WebhookConfig::new(&format!("{}{ROUTE}", gateway.uri()), key)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let lms = lms_sandbox::Sandbox::start(lms_sandbox::SandboxConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("lms sandbox: {e}"));
+
+    let suffix = deployment.table.clone();
+    for (name, secret) in [
+        (
+            "academy",
+            format!(r#"{{"apiKey":"{DEFAULT_SKILLJAR_API_KEY}","domain":"{DEFAULT_SKILLJAR_DOMAIN}"}}"#),
+        ),
+        (
+            "talent",
+            format!(r#"{{"domain":"sandbox","apiKey":"{DEFAULT_TALENTLMS_API_KEY}"}}"#),
+        ),
+        (
+            "handbook",
+            format!(r#"{{"email":"{DEFAULT_TRAINUAL_USERNAME}","password":"{DEFAULT_TRAINUAL_PASSWORD}"}}"#),
+        ),
+    ] {
+        deployment.put_secret(&format!("{suffix}/{name}"), &secret).await;
+    }
+    let mapping_file = std::env::temp_dir().join(format!("{suffix}-mapping.toml"));
+    std::fs::write(&mapping_file, mapping(&suffix)).unwrap_or_else(|e| panic!("{e}"));
+    let mut settings = deployment.worker_settings(
+        &ghl.url(),
+        "config/mapping.toml",
+        vec![deployment.ghl_secret_id.clone()],
+    );
+    settings.mapping_file = Some(mapping_file);
+    settings.lms_base_urls = [
+        ("skilljar", lms.base_url(Platform::Skilljar)),
+        ("talentlms", lms.base_url(Platform::TalentLms)),
+        ("trainual", lms.base_url(Platform::Trainual)),
+    ]
+    .into_iter()
+    .collect();
+    let worker = deployment.worker_with_settings(settings).await;
+    let client = integration_tests::client_with_token(&ghl.url(), DEFAULT_PIT);
+    Chain {
+        deployment,
+        ghl,
+        lms,
+        gateway,
+        worker,
+        client,
+        delivered: AtomicUsize::new(0),
+    }
+}
+
+impl Chain {
+    /// Every webhook the GHL sandbox has sent since the last call, through `ghl-events` (as API
+    /// Gateway would hand them over) and the queue to the worker.
+    async fn deliver_webhooks(&self, expected: usize) {
+        let total = self.delivered.fetch_add(expected, Ordering::SeqCst) + expected;
+        let sent = self.ghl.wait_for_webhooks(total, Duration::from_secs(10)).await;
+        assert_eq!(sent.len(), total, "{sent:?}");
+        let ingest = self.deployment.ingest_for(Trigger::GhlEvents);
+        let received = self.gateway.received_requests().await.unwrap_or_default();
+        for delivery in &received[received.len() - expected..] {
+            let headers: Vec<(String, String)> = delivery
+                .headers
+                .iter()
+                .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_owned())))
+                .collect();
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let body = String::from_utf8(delivery.body.clone()).unwrap_or_else(|e| panic!("{e}"));
+            let (status, answer) =
+                response_json(serve_ingest(&ingest, api_request(ROUTE, &headers, &body)).await);
+            assert_eq!(status, 202, "{answer}");
+        }
+        let records = self.deployment.receive(&self.deployment.queue_url).await;
+        assert_eq!(records.len(), expected);
+        sync_all(&self.worker, records.clone()).await;
+        // SQS may deliver them again: nothing more may happen.
+        let calls = self.lms_calls();
+        sync_all(&self.worker, records).await;
+        assert_eq!(self.lms_calls(), calls, "a redelivery made LMS calls");
+    }
+
+    fn lms_calls(&self) -> [u64; 3] {
+        Platform::ALL.map(|p| self.lms.stats(p).total_requests)
+    }
+}
+
+fn call<T>(result: Result<T, lms_ghl::ghl::GhlError>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn a_ghl_contact_created_and_tagged_becomes_a_learner_in_every_lms() {
+    let c = chain().await;
+    let created = call(
+        c.client
+            .create_contact(
+                &ContactFields {
+                    email: Some(GRACE.into()),
+                    first_name: Some("Grace".into()),
+                    last_name: Some("Hopper".into()),
+                    tags: Some(vec!["enroll".into()]),
+                    ..ContactFields::default()
+                },
+                lms_ghl::ghl::Idempotence::NotIdempotent,
+            )
+            .await,
+    );
+    let lms_ghl::ghl::Created::New(contact_id) = created else {
+        panic!("existed: {created:?}")
+    };
+    call(c.client.add_tags(&contact_id, &["vip".to_owned()]).await);
+    c.ghl.reset_stats();
+
+    c.deliver_webhooks(2).await;
+    let [skilljar, talentlms, trainual] = c.lms_calls();
+    println!(
+        "ContactCreate + ContactTagUpdate → LMS calls: skilljar {skilljar}, talentlms {talentlms}, trainual {trainual}"
+    );
+    assert_eq!(
+        c.ghl.stats().total_requests,
+        0,
+        "contact webhooks cost no GHL call"
+    );
+
+    let sj = c
+        .lms
+        .skilljar_user_by_email(GRACE)
+        .unwrap_or_else(|| panic!("no Skilljar learner"));
+    assert!(
+        c.lms
+            .skilljar_enrollments()
+            .iter()
+            .any(|e| e.user_id == sj.id && e.published_course_id == SJ_COURSE),
+        "not enrolled in the default course"
+    );
+    assert!(
+        c.lms
+            .skilljar_group_members(SJ_GROUP)
+            .iter()
+            .any(|m| m.user_id == sj.id),
+        "not in the vip group"
+    );
+    let tl = c
+        .lms
+        .talentlms_user_by_email(GRACE)
+        .unwrap_or_else(|| panic!("no TalentLMS user"));
+    assert!(
+        c.lms
+            .talentlms_enrollments()
+            .iter()
+            .any(|e| e.user_id == tl.id && e.course_id == 101)
+    );
+    let tr = c
+        .lms
+        .trainual_user_by_email(GRACE)
+        .unwrap_or_else(|| panic!("no Trainual user"));
+    assert!(
+        tr.subjects.contains_key(&11) && tr.role_ids.contains(&2),
+        "{tr:?}"
+    );
+
+    // The tag goes: the Skilljar group goes with it (the mapping says so); nothing else moves.
+    call(c.client.remove_tags(&contact_id, &["vip".to_owned()]).await);
+    let before = c.lms_calls();
+    c.deliver_webhooks(1).await;
+    assert!(
+        !c.lms
+            .skilljar_group_members(SJ_GROUP)
+            .iter()
+            .any(|m| m.user_id == sj.id),
+        "still in the vip group"
+    );
+    let after = c.lms_calls();
+    println!(
+        "ContactTagUpdate (vip removed) → LMS calls: skilljar {}, talentlms {}, trainual {}",
+        after[0] - before[0],
+        after[1] - before[1],
+        after[2] - before[2]
+    );
+    assert_eq!(
+        after[1..],
+        before[1..],
+        "TalentLMS and Trainual keep what no rule removes"
+    );
+    assert_eq!(c.lms.skilljar_users().len(), 1, "one learner");
+}
