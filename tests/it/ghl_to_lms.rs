@@ -30,6 +30,7 @@ struct Chain {
     client: GhlClient,
     /// Webhooks handed to `ghl-events` so far.
     delivered: AtomicUsize,
+    mapping_file: std::path::PathBuf,
 }
 
 /// The mapping's targets for this deployment's secrets (names carry its suffix: moto is shared).
@@ -74,6 +75,11 @@ role = "2"
 }
 
 async fn chain() -> Chain {
+    chain_with("").await
+}
+
+/// The chain with more mapping text after the LMS targets (e.g. an outbound target).
+async fn chain_with(extra_targets: &str) -> Chain {
     let deployment = Deployment::new().await;
     let gateway = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::method("POST"))
@@ -111,13 +117,18 @@ async fn chain() -> Chain {
         deployment.put_secret(&format!("{suffix}/{name}"), &secret).await;
     }
     let mapping_file = std::env::temp_dir().join(format!("{suffix}-mapping.toml"));
-    std::fs::write(&mapping_file, mapping(&suffix)).unwrap_or_else(|e| panic!("{e}"));
+    let text = format!(
+        "{}{}",
+        mapping(&suffix),
+        extra_targets.replace("{suffix}", &suffix)
+    );
+    std::fs::write(&mapping_file, text).unwrap_or_else(|e| panic!("{e}"));
     let mut settings = deployment.worker_settings(
         &ghl.url(),
         "config/mapping.toml",
         vec![deployment.ghl_secret_id.clone()],
     );
-    settings.mapping_file = Some(mapping_file);
+    settings.mapping_file = Some(mapping_file.clone());
     settings.lms_base_urls = [
         ("skilljar", lms.base_url(Platform::Skilljar)),
         ("talentlms", lms.base_url(Platform::TalentLms)),
@@ -135,6 +146,7 @@ async fn chain() -> Chain {
         worker,
         client,
         delivered: AtomicUsize::new(0),
+        mapping_file,
     }
 }
 
@@ -272,4 +284,129 @@ async fn a_ghl_contact_created_and_tagged_becomes_a_learner_in_every_lms() {
         "TalentLMS and Trainual keep what no rule removes"
     );
     assert_eq!(c.lms.skilljar_users().len(), 1, "one learner");
+}
+
+#[tokio::test]
+async fn a_worker_killed_between_the_lms_create_and_the_mirror_write_leaves_one_learner() {
+    let c = chain().await;
+    let change = lms_ghl::domain::SyncEvent::GhlChanged(lms_ghl::domain::GhlChange {
+        location_id: DEFAULT_LOCATION_ID.into(),
+        contact_id: Some("contact-grace".into()),
+        change: lms_ghl::domain::GhlChangeKind::ContactCreated,
+        contact: Some(lms_ghl::domain::GhlContactFacts {
+            email: lms_ghl::domain::Email::try_from(GRACE.to_owned()).ok(),
+            first_name: Some("Grace".into()),
+            last_name: Some("Hopper".into()),
+            tags: vec!["enroll".into()],
+            ..Default::default()
+        }),
+        occurred_at: time::OffsetDateTime::now_utc(),
+    });
+    let records = c.deployment.queue_event("wh-crash", change).await;
+    let event_file = std::env::temp_dir().join(format!("sqs-{}.json", uuid::Uuid::new_v4()));
+    let mut event = lms_ghl::SqsEvent::default();
+    event.records = records.clone();
+    std::fs::write(&event_file, serde_json::to_string(&event).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // A separate worker process dies right after Skilljar answered the learner's create.
+    let started = tokio::time::Instant::now();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_worker-once"));
+    command
+        .arg(&event_file)
+        .envs(c.deployment.worker_env(&c.ghl.url()))
+        .env("MAPPING_FILE", &c.mapping_file)
+        .env("SKILLJAR_BASE_URL", c.lms.base_url(Platform::Skilljar))
+        .env("TALENTLMS_BASE_URL", c.lms.base_url(Platform::TalentLms))
+        .env("TRAINUAL_BASE_URL", c.lms.base_url(Platform::Trainual))
+        .env("FAILPOINTS", "after-lms-upsert=panic")
+        .env("DEADLINE_MS", "10500")
+        .env("RUST_LOG", "error")
+        .env("RUST_BACKTRACE", "0");
+    let status = tokio::task::spawn_blocking(move || command.status())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("worker-once: {e}"));
+    assert!(!status.success(), "the worker process must have died");
+    assert_eq!(
+        c.lms.skilljar_users().len(),
+        1,
+        "Skilljar has the learner; the mirror does not"
+    );
+    assert!(c.lms.skilljar_enrollments().is_empty());
+
+    // The queue redelivers once the dead invocation's claim has expired with its deadline.
+    tokio::time::sleep_until(started + Duration::from_millis(10_600)).await;
+    sync_all(&c.worker, records).await;
+    let users = c.lms.skilljar_users();
+    assert_eq!(users.len(), 1, "still one learner: {users:?}");
+    assert!(
+        c.lms
+            .skilljar_enrollments()
+            .iter()
+            .any(|e| e.user_id == users[0].id && e.published_course_id == SJ_COURSE)
+    );
+    assert!(c.lms.talentlms_user_by_email(GRACE).is_some() && c.lms.trainual_user_by_email(GRACE).is_some());
+    let _ = std::fs::remove_file(event_file);
+}
+
+#[tokio::test]
+async fn an_app_without_an_api_gets_each_change_once_as_a_signed_document() {
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let c = chain_with(
+        "\n[targets.talknotes]\nplatform = \"outbound\"\nsecret_id = \"{suffix}/talknotes\"\nlocation_id = \"ve9EPM428h8vShlRW1KT\"\n",
+    )
+    .await;
+    let signing = "outbound-test-signing-secret";
+    c.deployment
+        .put_secret(
+            &format!("{}/talknotes", c.deployment.table),
+            &format!(
+                r#"{{"url":"{}/hook","signingSecret":"{signing}"}}"#,
+                receiver.uri()
+            ),
+        )
+        .await;
+    // A note in GHL: nothing an LMS account keeps, everything the outbound app is sent.
+    let note = lms_ghl::domain::SyncEvent::GhlChanged(lms_ghl::domain::GhlChange {
+        location_id: DEFAULT_LOCATION_ID.into(),
+        contact_id: Some("contact-grace".into()),
+        change: lms_ghl::domain::GhlChangeKind::NoteCreated {
+            note_id: "note-1".into(),
+        },
+        contact: None,
+        occurred_at: time::OffsetDateTime::now_utc(),
+    });
+    let records = c.deployment.queue_event("wh-note", note).await;
+    sync_all(&c.worker, records.clone()).await;
+    sync_all(&c.worker, records).await;
+
+    let received = receiver.received_requests().await.unwrap_or_default();
+    assert_eq!(received.len(), 1, "one document, whatever the redeliveries");
+    let header = received[0]
+        .headers
+        .get(lms_ghl::ingest::signature::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let verified = lms_ghl::ingest::signature::verify(
+        header.as_deref(),
+        &received[0].body,
+        &[secrecy::SecretString::from(signing)],
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    );
+    assert_eq!(verified, Ok(()));
+    let document: serde_json::Value =
+        serde_json::from_slice(&received[0].body).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(document["type"], "note.created", "{document}");
+    assert!(
+        document["id"]
+            .as_str()
+            .is_some_and(|id| id.ends_with(":talknotes")),
+        "{document}"
+    );
+    assert_eq!(c.lms_calls(), [0, 0, 0], "no LMS account keeps notes");
 }
