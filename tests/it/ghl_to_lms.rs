@@ -410,3 +410,66 @@ async fn an_app_without_an_api_gets_each_change_once_as_a_signed_document() {
     );
     assert_eq!(c.lms_calls(), [0, 0, 0], "no LMS account keeps notes");
 }
+
+#[tokio::test]
+async fn every_ghl_webhook_type_makes_the_right_lms_calls() {
+    let c = chain().await;
+    let ingest = c.deployment.ingest_for(Trigger::GhlEvents);
+    let dir = std::path::PathBuf::from(integration_tests::ROOT).join("events/ghl-events");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    // The contact is made first; then every other kind of change about it, in GHL's own order.
+    names.sort_by_key(|n| (n != "ghl-contact-create.json", n.clone()));
+    let mut table = Vec::new();
+    for name in &names {
+        let mut event = devkit::samples::read(&dir.join(name)).unwrap_or_else(|e| panic!("{e:?}"));
+        // GHL's example contact, made to qualify for the targets (they take contacts tagged `enroll`).
+        event.body = event.body.map(|b| {
+            b.replacen("id magna sed Lorem", "enroll", 1)
+                .replacen("id magna sed lorem", "enroll", 1)
+        });
+        devkit::samples::resign(
+            &mut event,
+            &integration_tests::signers(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let json = serde_json::to_string(&event).unwrap_or_else(|e| panic!("{e}"));
+        let request = lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        let (status, answer) = response_json(serve_ingest(&ingest, request).await);
+        assert_eq!(status, 202, "{name}: {answer}");
+        let before = c.lms_calls();
+        let records = c.deployment.receive(&c.deployment.queue_url).await;
+        sync_all(&c.worker, records).await;
+        let after = c.lms_calls();
+        table.push((name.clone(), [0, 1, 2].map(|i| after[i] - before[i])));
+    }
+    for (name, calls) in &table {
+        println!(
+            "{name:40} skilljar {} talentlms {} trainual {}",
+            calls[0], calls[1], calls[2]
+        );
+    }
+    assert_eq!(
+        c.deployment.visible_messages(&c.deployment.dlq_url).await,
+        0,
+        "nothing parked"
+    );
+    let email = "johndeo@gmail.comm";
+    assert!(c.lms.skilljar_user_by_email(email).is_some());
+    assert!(c.lms.talentlms_user_by_email(email).is_some());
+    assert!(c.lms.trainual_user_by_email(email).is_some());
+    for (name, calls) in &table {
+        if name == "ghl-contact-create.json" {
+            assert!(calls.iter().all(|n| *n > 0), "{name}: {calls:?}");
+        } else {
+            // The same contact again (an update, tags, DND, a deletion the mapping leaves alone),
+            // or what no LMS keeps (notes, tasks, appointments): nothing to write.
+            assert_eq!(calls, &[0, 0, 0], "{name}");
+        }
+    }
+}
