@@ -337,7 +337,7 @@ async fn a_worker_killed_between_the_lms_create_and_the_mirror_write_leaves_one_
 
     // The queue redelivers once the dead invocation's claim has expired with its deadline.
     tokio::time::sleep_until(started + Duration::from_millis(10_600)).await;
-    sync_all(&c.worker, records).await;
+    integration_tests::sync_redelivered(&c.worker, records, Duration::from_secs(10)).await;
     let users = c.lms.skilljar_users();
     assert_eq!(users.len(), 1, "still one learner: {users:?}");
     assert!(

@@ -345,6 +345,27 @@ impl Deployment {
     }
 }
 
+/// Redelivers records, as SQS would after each visibility timeout, until the worker reports none
+/// failed (e.g. a dead invocation's claim has expired), for at most `within`.
+pub async fn sync_redelivered(worker: &SyncWorker, records: Vec<SqsMessage>, within: Duration) {
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        let mut event = lms_ghl::SqsEvent::default();
+        event.records = records.clone();
+        let invocation = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+        let response = lms_ghl::lambda::serve_sqs(worker, invocation).await;
+        if response.batch_item_failures.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "still failing after {within:?}: {:?}",
+            response.batch_item_failures
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Runs records through the worker as Lambda would and asserts none is left for redelivery.
 pub async fn sync_all(worker: &SyncWorker, records: Vec<SqsMessage>) {
     let mut event = lms_ghl::SqsEvent::default();
