@@ -5,6 +5,7 @@
 //! API Gateway events, `lms_ghl` parses the webhook secret and signs, `aws_lambda_events` types
 //! every event. A change to the key schema or the signature format is then one edit.
 
+mod ghl_contact;
 mod lambda;
 mod make_events;
 mod provision;
@@ -30,7 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the realtime queue + DLQ, the table and both secrets on moto; print the functions'
+    /// Create the realtime queue + DLQ, the table, both secrets and the local mapping's LMS
+    /// secrets on moto; print the functions'
     /// environment as KEY=VALUE lines.
     Provision,
     /// Poll the realtime queue, invoke sync-worker with real SQS events, delete what it reports
@@ -49,6 +51,19 @@ enum Command {
     Parked,
     /// Regenerate events/<function>/*.json from tests/fixtures/ and config/local/webhooks.json.
     MakeEvents,
+    /// Create a contact in GHL (GHL_BASE_URL, the local run's token), then tag it: the start of
+    /// GHL → LMS when GHL's webhooks reach ghl-events.
+    GhlContact {
+        #[arg(long)]
+        email: String,
+        #[arg(long = "first")]
+        first_name: Option<String>,
+        #[arg(long = "last")]
+        last_name: Option<String>,
+        /// Tags added after the contact is created, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+    },
 }
 
 #[tokio::main]
@@ -74,6 +89,20 @@ async fn run(command: Command) -> Result<bool> {
         Command::Tampered => return replay::tampered(&lambda::Lambda::from_env()?).await,
         Command::Parked => queue::parked(&aws().await?).await?,
         Command::MakeEvents => make_events::run()?,
+        Command::GhlContact {
+            email,
+            first_name,
+            last_name,
+            tags,
+        } => {
+            ghl_contact::run(ghl_contact::NewContact {
+                email,
+                first_name,
+                last_name,
+                tags,
+            })
+            .await?
+        }
     }
     Ok(true)
 }

@@ -1,8 +1,11 @@
 //! `xtask provision`: the local deployment's resources, under fixed names so that the functions'
 //! environment (printed as KEY=VALUE lines for `scripts/run` to export) can name them.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use secrecy::SecretString;
+
+/// The local run's mapping: the bundled one plus the LMS sandbox's accounts as `[targets]`.
+pub const LOCAL_MAPPING: &str = "config/local/mapping.toml";
 
 pub async fn run(sdk: &aws_config::SdkConfig) -> Result<()> {
     let prefix = std::env::var("LOCAL_PREFIX").unwrap_or_else(|_| "lms-ghl-local".to_owned());
@@ -20,6 +23,9 @@ pub async fn run(sdk: &aws_config::SdkConfig) -> Result<()> {
         ghl_secret: ghl_secret()?,
     };
     let provisioned = resources.provision(sdk).await?;
+    let lms_secrets = lms_secrets()?;
+    devkit::provision::create_secrets(sdk, lms_secrets.iter().map(|(id, value)| (id.as_str(), value)))
+        .await?;
     println!("QUEUE_URL={}", provisioned.queue_url);
     println!("DEAD_LETTER_QUEUE_URL={}", provisioned.dead_letter_queue_url);
     println!("TABLE_NAME={}", provisioned.table);
@@ -29,7 +35,7 @@ pub async fn run(sdk: &aws_config::SdkConfig) -> Result<()> {
 }
 
 /// The real GHL location when its token is in the environment, the sandbox's demo one otherwise.
-fn ghl_secret() -> Result<SecretString> {
+pub fn ghl_secret() -> Result<SecretString> {
     let token = std::env::var("GHL_PRIVATE_INTEGRATION_TOKEN").unwrap_or_default();
     let location = std::env::var("GHL_LOCATION_ID").unwrap_or_default();
     if token.is_empty() || location.is_empty() {
@@ -37,4 +43,37 @@ fn ghl_secret() -> Result<SecretString> {
     }
     let document = serde_json::json!({ "locationId": location, "privateIntegrationToken": token });
     Ok(document.to_string().into())
+}
+
+/// Each `[targets]` account's secret of the local mapping, under the `secret_id` the mapping gives
+/// it, read from `config/local/lms-<target>.json`.
+pub fn lms_secrets() -> Result<Vec<(String, SecretString)>> {
+    let mapping = lms_ghl::mapping::Mapping::load(&crate::root().join(LOCAL_MAPPING))?;
+    mapping
+        .targets
+        .iter()
+        .map(|(name, target)| {
+            let path = format!("config/local/lms-{name}.json");
+            let value = crate::read_root_file(&path)
+                .with_context(|| format!("the secret of target {name} in {LOCAL_MAPPING}"))?;
+            Ok((target.secret_id.clone(), SecretString::from(value)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_mapping_is_the_bundled_one_plus_targets() -> Result<()> {
+        let local = crate::read_root_file(LOCAL_MAPPING)?;
+        assert!(
+            local.starts_with(lms_ghl::mapping::BUNDLED),
+            "{LOCAL_MAPPING} must begin with config/mapping.toml verbatim: copy it over again"
+        );
+        let secrets = lms_secrets()?;
+        assert_eq!(secrets.len(), 3, "academy, handbook, talent");
+        Ok(())
+    }
 }

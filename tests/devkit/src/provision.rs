@@ -53,19 +53,14 @@ impl Resources {
 
         create_table(&aws_sdk_dynamodb::Client::new(sdk), &self.table).await?;
 
-        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        for (id, value) in [
-            (&self.webhook_secret_id, &self.webhook_secrets),
-            (&self.ghl_secret_id, &self.ghl_secret),
-        ] {
-            secrets
-                .create_secret()
-                .name(id)
-                .secret_string(value.expose_secret())
-                .send()
-                .await
-                .with_context(|| format!("creating secret {id}"))?;
-        }
+        create_secrets(
+            sdk,
+            [
+                (self.webhook_secret_id.as_str(), &self.webhook_secrets),
+                (self.ghl_secret_id.as_str(), &self.ghl_secret),
+            ],
+        )
+        .await?;
         Ok(Provisioned {
             queue_url,
             queue_arn,
@@ -75,6 +70,25 @@ impl Resources {
             ghl_secret_id: self.ghl_secret_id.clone(),
         })
     }
+}
+
+/// Creates each secret (id, value) in Secrets Manager: the deployment's own two, and any others
+/// it names (the LMS accounts' of the mapping's `[targets]`).
+pub async fn create_secrets<'a>(
+    sdk: &aws_config::SdkConfig,
+    secrets: impl IntoIterator<Item = (&'a str, &'a SecretString)>,
+) -> Result<()> {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    for (id, value) in secrets {
+        client
+            .create_secret()
+            .name(id)
+            .secret_string(value.expose_secret())
+            .send()
+            .await
+            .with_context(|| format!("creating secret {id}"))?;
+    }
+    Ok(())
 }
 
 async fn create_queue(
