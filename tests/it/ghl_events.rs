@@ -265,17 +265,10 @@ async fn what_the_ghl_sandbox_sends_when_a_contact_changes_is_accepted_as_ghls()
     let ingest = deployment.ingest_for(Trigger::GhlEvents);
     let received = gateway.received_requests().await.unwrap_or_default();
     assert_eq!(received.len(), expected.len());
-    for delivery in received {
-        let headers: Vec<(String, String)> = delivery
-            .headers
-            .iter()
-            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
-            .collect();
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let body = String::from_utf8(delivery.body.clone()).unwrap_or_else(|e| panic!("{e}"));
-        let (status, answer) =
-            response_json(serve_ingest(&ingest, api_request(ROUTE, &headers, &body)).await);
-        assert_eq!(status, 202, "{body}: {answer}");
+    for delivery in &received {
+        let request = integration_tests::captured_request(ROUTE, delivery);
+        let (status, answer) = response_json(serve_ingest(&ingest, request).await);
+        assert_eq!(status, 202, "{answer}");
     }
     let records = deployment.receive(&deployment.queue_url).await;
     assert_eq!(records.len(), expected.len());

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ghl_sandbox::{DEFAULT_LOCATION_ID, DEFAULT_PIT, Sandbox, SandboxConfig, WebhookConfig, WebhookKey};
-use integration_tests::{Deployment, api_request, read_root_file, response_json, sync_all};
+use integration_tests::{Deployment, read_root_file, response_json, sync_all};
 use lms_ghl::ghl::{ContactFields, GhlClient};
 use lms_ghl::ingest::Trigger;
 use lms_ghl::lambda::serve_ingest;
@@ -160,15 +160,8 @@ impl Chain {
         let ingest = self.deployment.ingest_for(Trigger::GhlEvents);
         let received = self.gateway.received_requests().await.unwrap_or_default();
         for delivery in &received[received.len() - expected..] {
-            let headers: Vec<(String, String)> = delivery
-                .headers
-                .iter()
-                .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_owned())))
-                .collect();
-            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            let body = String::from_utf8(delivery.body.clone()).unwrap_or_else(|e| panic!("{e}"));
-            let (status, answer) =
-                response_json(serve_ingest(&ingest, api_request(ROUTE, &headers, &body)).await);
+            let request = integration_tests::captured_request(ROUTE, delivery);
+            let (status, answer) = response_json(serve_ingest(&ingest, request).await);
             assert_eq!(status, 202, "{answer}");
         }
         let records = self.deployment.receive(&self.deployment.queue_url).await;

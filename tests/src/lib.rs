@@ -392,6 +392,19 @@ pub fn api_request(path: &str, headers: &[(&str, &str)], body: &str) -> lambda_h
     lambda_request(&event)
 }
 
+/// A delivery a stand-in receiver captured (headers and bytes as sent), as API Gateway would hand
+/// it to the function at `route`.
+pub fn captured_request(route: &str, delivery: &wiremock::Request) -> lambda_http::Request {
+    let headers: Vec<(String, String)> = delivery
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let body = String::from_utf8(delivery.body.clone()).unwrap_or_else(|e| panic!("{e}"));
+    api_request(route, &headers, &body)
+}
+
 /// A sample from `events/`, signed afresh (generic signatures and GHL bodies: the window is 300 s).
 pub fn sample_event(path: &str) -> lambda_http::Request {
     sample_event_at(path, time::OffsetDateTime::now_utc())
