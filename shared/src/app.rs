@@ -172,7 +172,15 @@ fn lms_targets(
     let mut accounts = LmsAccounts::default();
     let mut destinations = Destinations::default();
     let ttl = settings.common.secret_cache_ttl;
-    let budget = |config| Arc::new(SharedRateBudget::new(table.clone(), config));
+    // One budget per platform, shared by its targets: pauses, 429 slow-downs and learned limits
+    // then hold for every target on the same account (the schedules are per account anyway).
+    let mut budgets: std::collections::HashMap<&'static str, Arc<SharedRateBudget>> = Default::default();
+    let mut budget = |platform: &'static str, config| {
+        budgets
+            .entry(platform)
+            .or_insert_with(|| Arc::new(SharedRateBudget::new(table.clone(), config)))
+            .clone()
+    };
     for (name, target) in &mapping.targets {
         let platform = *target.platform.get_ref();
         let config = LmsConfig {
@@ -184,19 +192,19 @@ fn lms_targets(
                 &config,
                 http.clone(),
                 CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
-                budget(lms::skilljar::budget_config()),
+                budget("skilljar", lms::skilljar::budget_config()),
             )?),
             Platform::Talentlms => Arc::new(TalentLmsClient::new(
                 &config,
                 http.clone(),
                 CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
-                budget(lms::talentlms::budget_config()),
+                budget("talentlms", lms::talentlms::budget_config()),
             )?),
             Platform::Trainual => Arc::new(TrainualClient::new(
                 &config,
                 http.clone(),
                 CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
-                budget(lms::trainual::budget_config()),
+                budget("trainual", lms::trainual::budget_config()),
             )?),
             Platform::Outbound => {
                 let outbound = OutboundConfig {
@@ -209,7 +217,7 @@ fn lms_targets(
                         &outbound,
                         http.clone(),
                         CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
-                        budget(lms::outbound::budget_config()),
+                        budget("outbound", lms::outbound::budget_config()),
                     ),
                 );
                 continue;

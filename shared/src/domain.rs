@@ -326,6 +326,10 @@ pub struct GhlContactFacts {
     pub custom_fields: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dnd: Option<bool>,
+    /// The delivery carries only some of the contact (a workflow's: no custom fields): a rule
+    /// that reads more must read the contact from GHL.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// Something a tag rule can grant a learner; each platform supports some kinds.
@@ -344,7 +348,7 @@ pub enum Membership {
 
 /// A GHL contact as the GHL → LMS rules see it, read with the fewest calls the change allows
 /// (a contact webhook carries the whole contact: no call at all).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactSnapshot {
     pub location_id: String,
     pub contact_id: String,
@@ -355,6 +359,8 @@ pub struct ContactSnapshot {
     /// By GHL custom field id.
     pub custom_fields: BTreeMap<String, String>,
     pub deleted: bool,
+    /// When this was GHL's state (the change's time).
+    pub as_of: OffsetDateTime,
 }
 
 /// Everything the worker can be asked to do. Tagged so that the queue message says what it is.

@@ -231,6 +231,8 @@ pub struct MemoryLms {
     // Shared by the copies `with_deadline` makes: a test reads what every invocation wrote.
     state: std::sync::Arc<Mutex<MemoryLmsState>>,
     pub unsupported: Vec<&'static str>,
+    /// Every learner upsert answers this, as an account that refuses or is down would.
+    pub failing: Option<crate::lms::LmsError>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -246,6 +248,14 @@ pub struct MemoryLmsState {
 impl MemoryLms {
     pub fn state(&self) -> MemoryLmsState {
         self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// An account whose every learner upsert answers `error`.
+    pub fn failing(error: crate::lms::LmsError) -> Self {
+        Self {
+            failing: Some(error),
+            ..Self::default()
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut MemoryLmsState) -> T) -> Result<T, crate::lms::LmsError> {
@@ -288,6 +298,7 @@ impl crate::lms::LmsAccount for MemoryLms {
         std::sync::Arc::new(MemoryLms {
             state: self.state.clone(),
             unsupported: self.unsupported.clone(),
+            failing: self.failing.clone(),
         })
     }
 
@@ -310,6 +321,9 @@ impl crate::lms::LmsAccount for MemoryLms {
         &self,
         fields: &crate::lms::LearnerFields,
     ) -> Result<crate::lms::LmsUser, crate::lms::LmsError> {
+        if let Some(e) = &self.failing {
+            return Err(e.clone());
+        }
         let user = self.with(|s| {
             s.calls.push(format!("upsert {}", fields.email.as_str()));
             let existing = s

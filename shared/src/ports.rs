@@ -134,6 +134,10 @@ pub struct LearnerMirror {
     pub courses: BTreeSet<String>,
     pub memberships: BTreeSet<Membership>,
     pub active: bool,
+    /// When the GHL state last applied was current (epoch ms): an older one arriving later (a
+    /// redelivery, GHL's retry) must not undo a newer one.
+    #[serde(default)]
+    pub as_of_ms: i64,
     /// Optimistic concurrency: each write names the version it read.
     #[serde(skip)]
     pub version: u64,

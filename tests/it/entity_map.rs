@@ -23,6 +23,7 @@ async fn mirrors_are_written_once_per_version() {
         courses: ["course-1".to_owned()].into(),
         memberships: [Membership::Group("g".into())].into(),
         active: true,
+        as_of_ms: 1_763_805_392_000,
         version: 0,
     };
     assert!(

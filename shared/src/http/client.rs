@@ -11,6 +11,9 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(5).min(timeout))
         .user_agent(concat!("lms-ghl-sync/", env!("CARGO_PKG_VERSION")))
+        // A redirect would turn a POST into a bodiless GET and carry API-key headers to another
+        // host; the APIs we call do not redirect, so one is an error to see, not to follow.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
 }
 

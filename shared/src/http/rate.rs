@@ -32,6 +32,8 @@ pub struct RateLimits {
     pub daily: u32,
 }
 
+/// The longest a `Retry-After` is believed: a day (any longer is a broken header).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
 /// GHL's: 100 requests / 10 s and 200,000 / day per location. The default because GHL was the
 /// budget's first API; the LMS clients name their own.
 impl Default for RateLimits {
@@ -98,12 +100,15 @@ impl RateHeaders {
         fn get<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {
             text(headers, name)?.parse().ok()
         }
-        let retry_after = text(headers, "retry-after").and_then(|value| match value.parse::<u64>() {
-            Ok(secs) => Some(Duration::from_secs(secs)),
-            Err(_) => httpdate::parse_http_date(value)
-                .ok()
-                .map(|at| at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)),
-        });
+        // Capped: a server's "come back in 10^19 s" must not overflow an instant (a panic).
+        let retry_after = text(headers, "retry-after")
+            .and_then(|value| match value.parse::<u64>() {
+                Ok(secs) => Some(Duration::from_secs(secs)),
+                Err(_) => httpdate::parse_http_date(value)
+                    .ok()
+                    .map(|at| at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)),
+            })
+            .map(|asked| asked.min(MAX_RETRY_AFTER));
         Self {
             max: get(headers, "x-ratelimit-max"),
             remaining: get(headers, "x-ratelimit-remaining"),
@@ -467,6 +472,12 @@ mod tests {
                 )
             },
         )
+    }
+
+    #[test]
+    fn an_absurd_retry_after_is_capped() {
+        let parsed = RateHeaders::parse(&headers(&[("retry-after", "10000000000000000000")]));
+        assert_eq!(parsed.retry_after, Some(MAX_RETRY_AFTER));
     }
 
     #[test]

@@ -513,7 +513,9 @@ fn workflow(delivery: &Delivery<'_>) -> Result<Parsed, IngestError> {
         "ghl-workflow",
         &[&location_id, &hex::encode(Sha256::digest(delivery.body))],
     );
-    let facts = GhlContactFacts {
+    // A workflow body without `tags` (a "Custom Webhook" payload) says nothing of the tags, which
+    // is not the same as "no tags": the worker reads the contact instead of revoking by it.
+    let facts = body.tags.is_some().then(|| GhlContactFacts {
         email: email(body.email),
         first_name: text(body.first_name),
         last_name: text(body.last_name),
@@ -521,14 +523,15 @@ fn workflow(delivery: &Delivery<'_>) -> Result<Parsed, IngestError> {
         tags: tags(body.tags),
         custom_fields: BTreeMap::new(),
         dnd: None,
-    };
+        partial: true,
+    });
     Ok(event(
         idempotency_key,
         GhlChange {
             location_id,
             contact_id: Some(contact_id),
             change,
-            contact: Some(facts),
+            contact: facts,
             occurred_at: delivery.received_at,
         },
     ))
@@ -601,6 +604,7 @@ impl MarketplaceFacts {
             tags: tags(self.tags),
             custom_fields: custom_fields(self.custom_fields),
             dnd: self.dnd.and_then(|v| v.as_bool()),
+            partial: false,
         }
     }
 }

@@ -21,42 +21,93 @@ use crate::ports::{ContactLink, LearnerMirror};
 /// A target with its name.
 type Named<'a> = (&'a str, &'a Target);
 
-/// Returns a summary of what was done, per target.
+/// Returns a summary of what was done, per target. Each target is applied on its own: one that
+/// fails does not keep the others from their change. The event then fails with that target's
+/// error (a retryable one first, so the event is redelivered), and the LMS accounts already done
+/// cost nothing on redelivery (their mirror holds the change; an outbound document is sent again,
+/// and its id lets the receiver drop the repeat).
 pub async fn sync(cx: &Context<'_>, event_id: &EventId, change: &GhlChange) -> Result<String, SyncError> {
     let (outbound, targets): (Vec<Named<'_>>, Vec<Named<'_>>) = cx
         .mapping
         .targets_of(&change.location_id)
         .partition(|(_, t)| *t.platform.get_ref() == Platform::Outbound);
-    let mut done = Vec::new();
+    let mut outcome = Outcome::default();
     for (name, target) in outbound {
-        done.push(format!(
-            "{name}: {}",
-            deliver(cx, event_id, name, target, change).await?
-        ));
+        outcome.record(name, deliver(cx, event_id, name, target, change).await);
     }
-    if targets.is_empty() {
-        done.push(format!("location {} feeds no LMS account", change.location_id));
-        return Ok(done.join("; "));
+    if !targets.is_empty() {
+        outcome.record("LMS accounts", apply_to_accounts(cx, &targets, change).await);
     }
+    outcome.finish()
+}
+
+/// Applies a contact change to the LMS accounts; a summary per account.
+async fn apply_to_accounts(
+    cx: &Context<'_>,
+    targets: &[Named<'_>],
+    change: &GhlChange,
+) -> Result<String, SyncError> {
     // Learners are made of contacts: notes, tasks and appointments have no place in these LMSs.
     if !concerns_the_contact(&change.change) {
-        done.push(format!("{:?}: nothing an LMS account keeps", change.change));
-        return Ok(done.join("; "));
+        return Ok(format!("{:?}: nothing an LMS account keeps", change.change));
     }
     let Some(contact_id) = change.contact_id.as_deref() else {
-        done.push("no contact id in the delivery; nothing to apply".into());
-        return Ok(done.join("; "));
+        return Ok("no contact id in the delivery; nothing to apply".into());
     };
-    let snapshot = snapshot(cx, change, contact_id).await?;
+    // Custom fields are read by mapped fields and by field qualification only.
+    let reads_custom_fields = targets
+        .iter()
+        .any(|(_, t)| !t.fields.is_empty() || matches!(t.qualify, Some(Qualify::Field { .. })));
+    let Some(snapshot) = snapshot(cx, change, contact_id, reads_custom_fields).await? else {
+        return Ok("the contact no longer exists in GHL; nothing to apply".into());
+    };
+    let mut outcome = Outcome::default();
     for (name, target) in targets {
-        let account = cx
-            .lms
-            .get(name)
-            .ok_or_else(|| SyncError::NoAccount(name.to_owned()))?;
-        let outcome = apply(cx, name, target, account, &snapshot).await?;
-        done.push(format!("{name}: {outcome}"));
+        let result = match cx.lms.get(name) {
+            Some(account) => apply(cx, name, target, account, &snapshot).await,
+            None => Err(SyncError::NoAccount((*name).to_owned())),
+        };
+        outcome.record(name, result);
     }
-    Ok(done.join("; "))
+    outcome.finish()
+}
+
+/// What the targets of one change came to.
+#[derive(Default)]
+struct Outcome {
+    done: Vec<String>,
+    failure: Option<SyncError>,
+}
+
+impl Outcome {
+    fn record(&mut self, name: &str, result: Result<String, SyncError>) {
+        match result {
+            Ok(summary) => self.done.push(format!("{name}: {summary}")),
+            Err(e) => {
+                tracing::warn!(target = name, reason = e.reason(), error = %e, "target failed; the others go on");
+                self.done.push(format!("{name}: failed ({})", e.reason()));
+                self.fail(e);
+            }
+        }
+    }
+
+    /// Keeps the failure to report: a retryable one wins, so the event comes back.
+    fn fail(&mut self, e: SyncError) {
+        if self
+            .failure
+            .as_ref()
+            .is_none_or(|f| !f.is_retryable() && e.is_retryable())
+        {
+            self.failure = Some(e);
+        }
+    }
+
+    fn finish(self) -> Result<String, SyncError> {
+        match self.failure {
+            Some(e) => Err(e),
+            None => Ok(self.done.join("; ")),
+        }
+    }
 }
 
 fn concerns_the_contact(kind: &GhlChangeKind) -> bool {
@@ -69,18 +120,25 @@ fn concerns_the_contact(kind: &GhlChangeKind) -> bool {
     )
 }
 
-/// The contact as the delivery described it (contact webhooks carry all of it), else as GHL has
-/// it now (one call).
+/// The contact as the delivery described it (a marketplace contact webhook carries all of it), else
+/// as GHL has it now (one call): when the delivery carried none, or only part of it (a workflow's
+/// carries no custom fields) and a target reads custom fields. `None` when GHL no longer has it.
 async fn snapshot(
     cx: &Context<'_>,
     change: &GhlChange,
     contact_id: &str,
-) -> Result<ContactSnapshot, SyncError> {
+    reads_custom_fields: bool,
+) -> Result<Option<ContactSnapshot>, SyncError> {
     let deleted = change.change == GhlChangeKind::ContactDeleted;
     let facts = match &change.contact {
-        Some(facts) => facts.clone(),
-        None => {
-            let contact = cx.ghl.get_contact(contact_id).await?;
+        Some(facts) if !(facts.partial && reads_custom_fields) => facts.clone(),
+        _ => {
+            let contact = match cx.ghl.get_contact(contact_id).await {
+                Ok(contact) => contact,
+                // Deleted in GHL since the delivery: there is no contact left to apply.
+                Err(crate::ghl::GhlError::Rejected { status: 404, .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
             GhlContactFacts {
                 email: contact.email.and_then(|e| Email::try_from(e).ok()),
                 first_name: contact.first_name,
@@ -93,10 +151,11 @@ async fn snapshot(
                     .map(|f| (f.id, text_of(&f.value)))
                     .collect(),
                 dnd: None,
+                partial: false,
             }
         }
     };
-    Ok(ContactSnapshot {
+    Ok(Some(ContactSnapshot {
         location_id: change.location_id.clone(),
         contact_id: contact_id.to_owned(),
         email: facts.email,
@@ -105,7 +164,8 @@ async fn snapshot(
         tags: facts.tags.into_iter().collect(),
         custom_fields: facts.custom_fields,
         deleted,
-    })
+        as_of: change.occurred_at,
+    }))
 }
 
 fn text_of(value: &serde_json::Value) -> String {
@@ -184,6 +244,13 @@ async fn apply(
     s: &ContactSnapshot,
 ) -> Result<String, SyncError> {
     let mirror = cx.entities.mirror(name, &s.contact_id).await?;
+    let as_of = epoch_ms(s.as_of);
+    if let Some(m) = &mirror
+        && as_of < m.as_of_ms
+    {
+        info!(target = name, contact_id = %s.contact_id, "older than the state already applied; skipped");
+        return Ok("older than the state already applied; skipped".into());
+    }
     if s.deleted {
         return deleted(cx, name, target, account, s, mirror).await;
     }
@@ -201,6 +268,12 @@ async fn apply(
         let user = account.upsert_user(&want.fields).await?;
         // A crash test kills the worker here: the LMS has the learner, the mirror does not yet.
         fail::fail_point!("after-lms-upsert");
+        if !next.lms_user_id.is_empty() && next.lms_user_id != user.id {
+            // Another learner (the contact's email changed): it has none of the old one's courses
+            // or groups, so all of them are owed to it.
+            next.courses.clear();
+            next.memberships.clear();
+        }
         written.push(format!("learner {}", user.id));
         next.lms_user_id = user.id;
         next.identity = want.identity.clone();
@@ -233,8 +306,20 @@ async fn apply(
     }
     if written.is_empty() {
         info!(target = name, contact_id = %s.contact_id, "no difference from what the target holds; nothing written");
+        // Still newer than the mirror: recorded, so that an older change arriving later is seen
+        // as older (it would otherwise find a difference and undo this state).
+        if let Some(m) = mirror.filter(|m| m.as_of_ms < as_of) {
+            let next = LearnerMirror { as_of_ms: as_of, ..m };
+            if !cx.entities.put_mirror(name, &s.contact_id, &next).await? {
+                return Err(SyncError::Concurrent(format!(
+                    "target {name}, contact {}",
+                    s.contact_id
+                )));
+            }
+        }
         return Ok("no difference; nothing written".into());
     }
+    next.as_of_ms = next.as_of_ms.max(as_of);
     if !cx.entities.put_mirror(name, &s.contact_id, &next).await? {
         return Err(SyncError::Concurrent(format!(
             "target {name}, contact {}",
@@ -267,6 +352,10 @@ async fn deliver(
     Ok("document delivered".into())
 }
 
+fn epoch_ms(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// An operation the platform cannot do is noted and skipped; anything else is an error.
 fn skipped(result: Result<(), LmsError>) -> Result<Option<String>, SyncError> {
     match result {
@@ -294,6 +383,7 @@ async fn deleted(
         return Ok(note);
     }
     mirror.active = false;
+    mirror.as_of_ms = mirror.as_of_ms.max(epoch_ms(s.as_of));
     if !cx.entities.put_mirror(name, &s.contact_id, &mirror).await? {
         return Err(SyncError::Concurrent(format!(
             "target {name}, contact {}",

@@ -218,9 +218,18 @@ struct GhlHarness {
 }
 
 fn ghl_harness() -> Result<GhlHarness, String> {
+    ghl_harness_with(TARGETS, crate::memory::MemoryLms::default(), &[])
+}
+
+/// The harness over `targets`, whose `academy` is `lms`, and the `others` accounts by name.
+fn ghl_harness_with(
+    targets: &str,
+    lms: crate::memory::MemoryLms,
+    others: &[(&str, Arc<crate::memory::MemoryLms>)],
+) -> Result<GhlHarness, String> {
     let dlq = Arc::new(MemoryQueue::default());
     let entities = Arc::new(MemoryEntityMap::default());
-    let lms = Arc::new(crate::memory::MemoryLms::default());
+    let lms = Arc::new(lms);
     let config = GhlConfig {
         base_url: "http://127.0.0.1:9".into(),
         timeout: Duration::from_secs(1),
@@ -231,10 +240,13 @@ fn ghl_harness() -> Result<GhlHarness, String> {
             .map_err(|e| e.to_string())?;
     let mut accounts = crate::lms::LmsAccounts::default();
     accounts.insert("academy", lms.clone());
+    for (name, account) in others {
+        accounts.insert(*name, account.clone());
+    }
     let worker = SyncWorker::new(
         crate::ghl::GhlClients::single("loc-1", client),
         entities.clone(),
-        Arc::new(Mapping::parse(TARGETS)?),
+        Arc::new(Mapping::parse(targets)?),
         Idempotency::new(
             Arc::new(MemoryIdempotencyStore::default()),
             Duration::from_secs(60),
@@ -255,19 +267,32 @@ fn ghl_harness() -> Result<GhlHarness, String> {
 impl GhlHarness {
     /// Delivers a contact change (a new delivery each time, as GHL's webhooks are).
     async fn change(&self, kind: crate::domain::GhlChangeKind, tags: &[&str]) -> RecordOutcome {
+        let n = self.sent.load(std::sync::atomic::Ordering::SeqCst) as i64;
+        self.change_at(kind, "ada@example.com", tags, 100 + n).await
+    }
+
+    /// A change of Ada's contact as GHL had it `at` seconds after the epoch.
+    async fn change_at(
+        &self,
+        kind: crate::domain::GhlChangeKind,
+        email: &str,
+        tags: &[&str],
+        at: i64,
+    ) -> RecordOutcome {
         let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let change = crate::domain::GhlChange {
             location_id: "loc-1".into(),
             contact_id: Some("contact-ada".into()),
             change: kind,
             contact: Some(crate::domain::GhlContactFacts {
-                email: Email::try_from("ada@example.com".to_owned()).ok(),
+                email: Email::try_from(email.to_owned()).ok(),
                 first_name: Some("Ada".into()),
                 last_name: Some("Lovelace".into()),
                 tags: tags.iter().map(|t| (*t).to_owned()).collect(),
                 ..Default::default()
             }),
-            occurred_at: time::OffsetDateTime::UNIX_EPOCH,
+            occurred_at: time::OffsetDateTime::from_unix_timestamp(at)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
         };
         let envelope = Envelope::new(
             format!("ingest:ghl:webhook-{n}"),
@@ -382,5 +407,105 @@ async fn a_deleted_contact_deactivates_the_learner_when_the_mapping_says_so() ->
         1
     );
     assert_eq!(h.lms.state().users.get("lms-1").map(|u| u.3), Some(false));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_older_change_arriving_late_does_not_undo_a_newer_one() -> Result<(), String> {
+    use crate::domain::{GhlChangeKind, Membership};
+    let h = ghl_harness()?;
+    let tagged = h
+        .change_at(
+            GhlChangeKind::ContactTagsChanged,
+            "ada@example.com",
+            &["lms-learner", "vip"],
+            1_000,
+        )
+        .await;
+    assert!(synced(&tagged), "{tagged:?}");
+    let untagged = h
+        .change_at(
+            GhlChangeKind::ContactTagsChanged,
+            "ada@example.com",
+            &["lms-learner"],
+            3_000,
+        )
+        .await;
+    assert!(synced(&untagged), "{untagged:?}");
+    let calls = h.calls().len();
+    // The first change again, redelivered after the second (or GHL's retry of it): skipped.
+    let late = h
+        .change_at(
+            GhlChangeKind::ContactTagsChanged,
+            "ada@example.com",
+            &["lms-learner", "vip"],
+            2_000,
+        )
+        .await;
+    assert!(synced(&late), "{late:?}");
+    assert_eq!(h.calls().len(), calls, "{:?}", h.calls());
+    assert!(
+        !h.lms
+            .state()
+            .memberships
+            .contains(&("lms-1".into(), Membership::Group("g-vip".into())))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_changed_email_makes_a_learner_that_gets_every_course_and_group() -> Result<(), String> {
+    use crate::domain::{GhlChangeKind, Membership};
+    let h = ghl_harness()?;
+    h.change(GhlChangeKind::ContactCreated, &["lms-learner", "vip"])
+        .await;
+    let outcome = h
+        .change_at(
+            GhlChangeKind::ContactUpdated,
+            "ada.king@example.com",
+            &["lms-learner", "vip"],
+            5_000,
+        )
+        .await;
+    assert!(synced(&outcome), "{outcome:?}");
+    let state = h.lms.state();
+    assert!(
+        state.enrollments.contains(&("lms-2".into(), "c1".into())),
+        "{:?}",
+        state.calls
+    );
+    assert!(
+        state
+            .memberships
+            .contains(&("lms-2".into(), Membership::Group("g-vip".into())))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_target_that_fails_does_not_keep_the_others_from_the_change() -> Result<(), String> {
+    use crate::domain::GhlChangeKind;
+    let second = format!(
+        "{TARGETS}\n[targets.second]\nplatform = \"talentlms\"\nsecret_id = \"lms/second\"\nlocation_id = \"loc-1\"\nqualify = {{ tag = \"lms-learner\" }}\ndefault_courses = [\"101\"]\n"
+    );
+    let refusing = crate::memory::MemoryLms::failing(crate::lms::LmsError::Rejected {
+        platform: "memory",
+        status: 400,
+        message: "refused".into(),
+    });
+    let other = Arc::new(crate::memory::MemoryLms::default());
+    let h = ghl_harness_with(&second, refusing, &[("second", other.clone())])?;
+    let outcome = h.change(GhlChangeKind::ContactCreated, &["lms-learner"]).await;
+    assert_eq!(
+        outcome,
+        RecordOutcome::Parked {
+            reason: "lms_rejected".into()
+        }
+    );
+    assert_eq!(
+        other.state().calls,
+        ["upsert ada@example.com", "enroll lms-1 101"]
+    );
+    assert_eq!(h.dlq.messages().len(), 1);
     Ok(())
 }

@@ -269,6 +269,7 @@ async fn contact_events_carry_the_contact_as_sent() -> Result<(), crate::domain:
         tags: vec!["id magna sed Lorem".into(), "Duis dolor commodo aliqua".into()],
         custom_fields: [("BcdmQEsNgz6AVpgLVUJ0".to_owned(), "XYZ Corp".to_owned())].into(),
         dnd: Some(true),
+        partial: false,
     };
     assert_eq!(change.contact, Some(expected));
     Ok(())
