@@ -120,6 +120,17 @@ pub struct CourseRef {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The platform's id for the course as published where learners enroll (Skilljar's
+    /// `published_course_id`, which its enrollment API takes), when it has one apart from `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_id: Option<String>,
+}
+
+impl CourseRef {
+    /// Every id the course goes by: an enrollment the sync made names one of them.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.id.as_str()).chain(self.published_id.as_deref())
+    }
 }
 
 /// A learner appeared on a training platform (account created, or first enrollment seen).

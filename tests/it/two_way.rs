@@ -74,6 +74,16 @@ async fn two_way() -> TwoWay {
     }
 }
 
+/// The default course as Skilljar's webhooks name it: its own id, and the published id the
+/// sync enrolls by (the mapping's `default_courses`).
+fn skilljar_course() -> CourseRef {
+    CourseRef {
+        id: "1n0ib5mtxxzrz".into(),
+        title: None,
+        published_id: Some(COURSE.into()),
+    }
+}
+
 fn email(e: &str) -> Email {
     Email::try_from(e.to_owned()).unwrap_or_else(|_| panic!("{e}"))
 }
@@ -120,6 +130,7 @@ async fn an_lms_enrollment_reaches_ghl_and_ghl_s_webhook_about_it_writes_nothing
         course: Some(CourseRef {
             id: COURSE.into(),
             title: Some("Onboarding 101".into()),
+            published_id: None,
         }),
         occurred_at: OffsetDateTime::now_utc(),
         custom_fields: Default::default(),
@@ -186,10 +197,8 @@ async fn a_ghl_contact_becomes_a_learner_and_the_lms_webhooks_about_it_write_not
         last_name: grace.last_name.clone(),
         phone: None,
         role: None,
-        course: Some(CourseRef {
-            id: COURSE.into(),
-            title: None,
-        }),
+        // Skilljar's webhook names the course by its id; the sync enrolled by the published id.
+        course: Some(skilljar_course()),
         occurred_at: OffsetDateTime::now_utc(),
         custom_fields: Default::default(),
     });
@@ -197,9 +206,9 @@ async fn a_ghl_contact_becomes_a_learner_and_the_lms_webhooks_about_it_write_not
         source: SourcePlatform::skilljar(),
         learner: grace,
         kind: MilestoneKind::Course,
-        milestone_id: COURSE.into(),
+        milestone_id: skilljar_course().id,
         title: None,
-        course: None,
+        course: Some(skilljar_course()),
         progress: Progress::Started,
         score: None,
         occurred_at: OffsetDateTime::now_utc(),

@@ -49,6 +49,7 @@ fn course(progress: Progress) -> SyncEvent {
         course: Some(CourseRef {
             id: COURSE.into(),
             title: Some("Onboarding 101".into()),
+            published_id: None,
         }),
         progress,
         score: None,
@@ -68,6 +69,7 @@ fn enrollment() -> SyncEvent {
         course: Some(CourseRef {
             id: COURSE.into(),
             title: Some("Onboarding 101".into()),
+            published_id: None,
         }),
         occurred_at: at(0),
         custom_fields: [("employee_count".to_owned(), "42".to_owned())].into(),

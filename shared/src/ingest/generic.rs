@@ -303,6 +303,7 @@ fn milestone_reached(
         Some(course) => Some(CourseRef {
             id: required_id(Some(course.id), "milestone.course.id")?,
             title: non_blank(course.title),
+            published_id: non_blank(course.published_id),
         }),
         None => None,
     };
@@ -426,7 +427,8 @@ mod tests {
             m.course,
             Some(CourseRef {
                 id: "118".into(),
-                title: Some("Orbital Mechanics".into())
+                title: Some("Orbital Mechanics".into()),
+                published_id: None,
             })
         );
         assert_eq!(m.score.as_deref(), Some("96"));

@@ -105,6 +105,8 @@ pub struct SkilljarCourse {
     pub id: String,
     #[serde(default)]
     pub title: Option<String>,
+    #[serde(default)]
+    pub published_course_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,6 +241,7 @@ fn milestone_reached(
     let course = event.course.map(|c| CourseRef {
         id: c.id,
         title: non_blank(c.title),
+        published_id: non_blank(c.published_course_id),
     });
     let (milestone_id, title) = match kind {
         MilestoneKind::Course => {
@@ -335,6 +338,7 @@ fn learner_created(event: SkilljarEvent) -> Result<Normalised, IngestError> {
     let course = event.course.map(|c| CourseRef {
         id: c.id,
         title: c.title,
+        published_id: non_blank(c.published_course_id),
     });
     let domain = event.domain.and_then(|d| d.id.or(d.name)).unwrap_or_default();
 
@@ -514,7 +518,8 @@ mod tests {
             lesson.course,
             Some(CourseRef {
                 id: "2wzplz3bmtxpa".into(),
-                title: Some("Onboarding 101".into())
+                title: Some("Onboarding 101".into()),
+                published_id: Some("1ds9ejbaqhfkp".into()),
             })
         );
         let quiz = milestone(QUIZ_COMPLETION)?;

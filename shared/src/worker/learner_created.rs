@@ -22,7 +22,7 @@ pub async fn sync(cx: &Context<'_>, learner: &LearnerCreated) -> Result<String, 
         first_name: learner.first_name.as_deref(),
         last_name: learner.last_name.as_deref(),
         fields: Some(&learner.custom_fields),
-        course: learner.course.as_ref().map(|c| c.id.as_str()),
+        course: learner.course.iter().flat_map(|c| c.ids()).collect(),
     };
     if let Some(target) = echo_of_our_write(cx, &reported).await? {
         return Ok(format!(

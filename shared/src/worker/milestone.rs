@@ -22,7 +22,9 @@ pub async fn sync(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, Sync
         first_name: m.learner.first_name.as_deref(),
         last_name: m.learner.last_name.as_deref(),
         fields: None,
-        course: Some(m.milestone_id.as_str()),
+        course: std::iter::once(m.milestone_id.as_str())
+            .chain(m.course.iter().flat_map(|c| c.ids()))
+            .collect(),
     });
     if let Some(reported) = &enrollment
         && let Some(target) = echo_of_our_write(cx, reported).await?

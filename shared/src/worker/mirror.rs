@@ -47,8 +47,9 @@ pub(crate) struct Reported<'a> {
     /// LMS custom fields as the LMS sent them (only the target's mapped ones count); `None` when
     /// the event does not describe the learner (a progress event), so identity is not compared.
     pub fields: Option<&'a BTreeMap<String, String>>,
-    /// A course the learner is (now) enrolled in.
-    pub course: Option<&'a str>,
+    /// The ids of a course the learner is (now) enrolled in (an LMS may name a course by more
+    /// than one: Skilljar's webhook by its id, its enrollment API by the published id).
+    pub course: Vec<&'a str>,
 }
 
 /// The target this LMS event's account is, with what the mirror holds for the learner's contact.
@@ -86,7 +87,8 @@ pub(crate) async fn echo_of_our_write(
     let same_identity = reported.fields.is_none()
         || mirror.identity == identity(reported.email, reported.first_name, reported.last_name, &fields);
     let same_learner = mirror.lms_user_id == reported.user_id && same_identity;
-    let nothing_new = reported.course.is_none_or(|c| mirror.courses.contains(c));
+    let nothing_new =
+        reported.course.is_empty() || reported.course.iter().any(|c| mirror.courses.contains(*c));
     if same_learner && nothing_new {
         info!(
             target = name,
@@ -110,9 +112,8 @@ pub(crate) async fn record_reported(cx: &Context<'_>, reported: &Reported<'_>) -
         next.identity = identity(reported.email, reported.first_name, reported.last_name, &fields);
     }
     next.active = true;
-    if let Some(course) = reported.course {
-        next.courses.insert(course.to_owned());
-    }
+    next.courses
+        .extend(reported.course.iter().map(|c| (*c).to_owned()));
     if !cx.entities.put_mirror(name, &contact_id, &next).await? {
         return Err(SyncError::Concurrent(format!(
             "target {name}, contact {contact_id}"

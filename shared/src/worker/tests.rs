@@ -28,6 +28,7 @@ fn learner() -> LearnerCreated {
         course: Some(CourseRef {
             id: "c1".into(),
             title: None,
+            published_id: None,
         }),
         occurred_at: time::OffsetDateTime::UNIX_EPOCH,
         custom_fields: [
