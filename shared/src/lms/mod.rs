@@ -43,6 +43,35 @@ pub struct LmsConfig {
     pub retry: RetryPolicy,
 }
 
+impl LmsConfig {
+    /// The base URL to call: the configured one, else the platform's own `default`.
+    pub(crate) fn base_or(
+        &self,
+        platform: &'static str,
+        default: &str,
+    ) -> Result<reqwest::Url, LmsConfigError> {
+        parse_base(platform, self.base_url.as_deref().unwrap_or(default))
+    }
+
+    /// The configured base URL, if any (TalentLMS derives its own from the account's domain).
+    pub(crate) fn base_override(
+        &self,
+        platform: &'static str,
+    ) -> Result<Option<reqwest::Url>, LmsConfigError> {
+        self.base_url
+            .as_deref()
+            .map(|url| parse_base(platform, url))
+            .transpose()
+    }
+}
+
+fn parse_base(platform: &'static str, url: &str) -> Result<reqwest::Url, LmsConfigError> {
+    crate::http::base_url(url).map_err(|e| LmsConfigError {
+        platform,
+        problem: format!("base URL {e}"),
+    })
+}
+
 /// A client that cannot be built from its settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{platform}: {problem}")]

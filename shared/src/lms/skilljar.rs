@@ -123,11 +123,7 @@ impl SkilljarClient {
         secret: CachedSecret<SkilljarSecret>,
         budget: Arc<dyn RateBudget>,
     ) -> Result<Self, LmsConfigError> {
-        let url = config.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let base = crate::http::base_url(url).map_err(|e| LmsConfigError {
-            platform: PLATFORM,
-            problem: format!("base URL {e}"),
-        })?;
+        let base = config.base_or(PLATFORM, DEFAULT_BASE_URL)?;
         Ok(Self {
             base,
             secret: Arc::new(secret),

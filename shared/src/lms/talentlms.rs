@@ -116,15 +116,7 @@ impl TalentLmsClient {
         secret: CachedSecret<TalentLmsSecret>,
         budget: Arc<dyn RateBudget>,
     ) -> Result<Self, LmsConfigError> {
-        let base_override = config
-            .base_url
-            .as_deref()
-            .map(crate::http::base_url)
-            .transpose()
-            .map_err(|e| LmsConfigError {
-                platform: PLATFORM,
-                problem: format!("base URL {e}"),
-            })?;
+        let base_override = config.base_override(PLATFORM)?;
         Ok(Self {
             base_override,
             secret: Arc::new(secret),
