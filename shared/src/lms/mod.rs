@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::Email;
+use time::OffsetDateTime;
+
+use crate::domain::{CourseRef, Email};
 pub use crate::domain::Membership;
 use crate::http::RetryPolicy;
 use crate::secrets::SecretError;
@@ -102,6 +104,50 @@ pub struct LearnerFields {
     pub custom_fields: BTreeMap<String, String>,
 }
 
+/// What the daily batch asks an LMS account for: its learners, each with their course progress,
+/// one page at a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LearnerQuery {
+    /// Only learners the platform changed at or after this time (a poll's cursor); every learner
+    /// when `None` (a reconcile). Platforms without such a filter return every learner, and the
+    /// batch compares them with what it already queued.
+    pub since: Option<OffsetDateTime>,
+    /// Learners per page, as far as the platform lets the caller choose.
+    pub page_size: u32,
+}
+
+/// One page of learners and where the next one starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LearnerPage {
+    pub learners: Vec<LearnerActivity>,
+    /// Opaque to the caller (a page number, a `next` link): handed back to read the next page,
+    /// and stored in the batch's run state so that a killed run resumes here. `None`: last page.
+    pub next: Option<String>,
+}
+
+/// A learner with their progress, as the platform reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnerActivity {
+    pub user: LmsUser,
+    pub created_at: Option<OffsetDateTime>,
+    /// When the platform last changed the learner, where it says.
+    pub updated_at: Option<OffsetDateTime>,
+    pub courses: Vec<CourseStatus>,
+}
+
+/// A learner's state in one course (a Trainual subject counts as a course).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CourseStatus {
+    pub course: CourseRef,
+    /// Enrolled (or assigned) since, where the platform says.
+    pub enrolled_at: Option<OffsetDateTime>,
+    /// Completed, and when; platforms that report completion without a date give the time the
+    /// learner was last updated.
+    pub completed_at: Option<OffsetDateTime>,
+    pub percent: Option<u32>,
+    pub score: Option<String>,
+}
+
 /// One LMS account, as the worker needs it. Every write is repeat-safe: a redelivered event may
 /// call it again after a crash.
 #[async_trait]
@@ -129,6 +175,16 @@ pub trait LmsAccount: Send + Sync {
 
     /// Deactivates (never deletes) the learner.
     async fn deactivate(&self, user_id: &str) -> Result<(), LmsError>;
+
+    /// One page of the account's learners with their course progress (the daily batch's pollers
+    /// and reconcile): the first page with `page: None`, then each page's `next`.
+    async fn learners(&self, query: &LearnerQuery, page: Option<&str>) -> Result<LearnerPage, LmsError> {
+        let _ = (query, page);
+        Err(LmsError::Unsupported {
+            platform: self.platform(),
+            what: "list learners",
+        })
+    }
 }
 
 /// The LMS accounts of a deployment, by the mapping's target names.
