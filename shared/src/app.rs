@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use crate::aws::{DynamoTable, SecretsManager, SqsQueue};
+use crate::batch::{BatchRunner, BatchTuning};
 use crate::clock::SystemClock;
-use crate::config::{ConfigError, IngestSettings, WorkerSettings};
+use crate::config::{BatchSettings, ConfigError, IngestSettings, WorkerSettings};
 use crate::ghl::auth::credentials_from_secret;
 use crate::ghl::{
     BudgetConfig, GhlClient, GhlClients, GhlConfig, GhlError, RetryPolicy, SharedRateBudget, TokenEndpoint,
     http_client,
 };
+use crate::http::{CallCounter, Counted, RateBudget};
 use crate::idempotency::Idempotency;
 use crate::ingest::{IngestService, Trigger};
 use crate::lms::{
@@ -101,10 +103,48 @@ pub fn ingest_service(
     )
 }
 
-pub async fn sync_worker(
+/// What the worker and the daily batch both build from the same settings: the mapping, a GHL
+/// client per location and the LMS targets, over one HTTP client and the table's shared budgets.
+struct Apis {
+    mapping: Mapping,
+    table: Arc<DynamoTable>,
+    ghl: GhlClients,
+    lms: LmsAccounts,
+    outbound: Destinations,
+}
+
+/// Each API's budget, for realtime or background work, counted when the batch asks.
+#[derive(Clone)]
+struct Budgets {
+    table: Arc<DynamoTable>,
+    background: bool,
+    counter: Option<Arc<CallCounter>>,
+}
+
+impl Budgets {
+    fn make(&self, api: &'static str, config: BudgetConfig) -> Arc<dyn RateBudget> {
+        let config = if self.background {
+            config.background()
+        } else {
+            config
+        };
+        let budget: Arc<dyn RateBudget> = Arc::new(SharedRateBudget::new(self.table.clone(), config));
+        match &self.counter {
+            Some(counter) => Arc::new(Counted {
+                inner: budget,
+                api,
+                counter: counter.clone(),
+            }),
+            None => budget,
+        }
+    }
+}
+
+async fn apis(
     settings: &WorkerSettings,
     sdk: &aws_config::SdkConfig,
-) -> Result<SyncWorker, StartupError> {
+    counter: Option<Arc<CallCounter>>,
+) -> Result<Apis, StartupError> {
     let mapping = match &settings.mapping_file {
         Some(path) => Mapping::load(path)?,
         None => Mapping::bundled()?,
@@ -113,12 +153,17 @@ pub async fn sync_worker(
         aws_sdk_dynamodb::Client::new(sdk),
         &settings.common.table_name,
     ));
+    let budgets = Budgets {
+        table: table.clone(),
+        background: settings.background,
+        counter,
+    };
     let secrets: Arc<dyn SecretSource> =
         Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
     let http = http_client(settings.ghl_timeout)?;
     let endpoint = TokenEndpoint::new(http.clone(), &settings.ghl_base_url)?;
     // One budget for all: it keeps a schedule per location.
-    let budget = Arc::new(SharedRateBudget::new(table.clone(), BudgetConfig::default()));
+    let budget = budgets.make("ghl", BudgetConfig::default());
     let config = GhlConfig {
         base_url: settings.ghl_base_url.clone(),
         timeout: settings.ghl_timeout,
@@ -143,20 +188,59 @@ pub async fn sync_worker(
     }
     let ghl = GhlClients::new(clients).await?;
     check_mapping_against_locations(&mapping, &ghl).await?;
-    let (lms, outbound) = lms_targets(&mapping, settings, &http, &secrets, &table)?;
-    Ok(SyncWorker::new(
+    let (lms, outbound) = lms_targets(&mapping, settings, &http, &secrets, &budgets)?;
+    Ok(Apis {
+        mapping,
+        table,
         ghl,
-        table.clone(),
-        Arc::new(mapping),
-        Idempotency::new(table, settings.common.idempotency_ttl),
+        lms,
+        outbound,
+    })
+}
+
+pub async fn sync_worker(
+    settings: &WorkerSettings,
+    sdk: &aws_config::SdkConfig,
+) -> Result<SyncWorker, StartupError> {
+    let apis = apis(settings, sdk, None).await?;
+    Ok(SyncWorker::new(
+        apis.ghl,
+        apis.table.clone(),
+        Arc::new(apis.mapping),
+        Idempotency::new(apis.table, settings.common.idempotency_ttl),
         Arc::new(SqsQueue::new(
             aws_sdk_sqs::Client::new(sdk),
             &settings.dead_letter_queue_url,
         )),
         Arc::new(SystemClock),
     )
-    .with_lms_accounts(lms)
-    .with_destinations(outbound))
+    .with_lms_accounts(apis.lms)
+    .with_destinations(apis.outbound))
+}
+
+/// The daily batch, over the same clients as the worker (background budgets, counted for the
+/// run summaries) and its two queues.
+pub async fn daily_batch(
+    settings: &BatchSettings,
+    sdk: &aws_config::SdkConfig,
+    tuning: BatchTuning,
+) -> Result<BatchRunner, StartupError> {
+    let calls = Arc::new(CallCounter::default());
+    let apis = apis(&settings.api, sdk, Some(calls.clone())).await?;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    Ok(BatchRunner {
+        ghl: apis.ghl,
+        entities: apis.table.clone(),
+        documents: apis.table.clone(),
+        lease: apis.table,
+        queue: Arc::new(SqsQueue::new(sqs.clone(), &settings.batch_queue_url)),
+        continuations: Arc::new(SqsQueue::new(sqs, &settings.continuation_queue_url)),
+        mapping: Arc::new(apis.mapping),
+        lms: apis.lms,
+        clock: Arc::new(SystemClock),
+        calls,
+        tuning,
+    })
 }
 
 /// One client per `[targets.<name>]`, over the one HTTP client, each platform's rate budget (a
@@ -167,18 +251,17 @@ fn lms_targets(
     settings: &WorkerSettings,
     http: &reqwest::Client,
     secrets: &Arc<dyn SecretSource>,
-    table: &Arc<DynamoTable>,
+    budgets: &Budgets,
 ) -> Result<(LmsAccounts, Destinations), StartupError> {
     let mut accounts = LmsAccounts::default();
     let mut destinations = Destinations::default();
     let ttl = settings.common.secret_cache_ttl;
     // One budget per platform, shared by its targets: pauses, 429 slow-downs and learned limits
     // then hold for every target on the same account (the schedules are per account anyway).
-    let mut budgets: std::collections::HashMap<&'static str, Arc<SharedRateBudget>> = Default::default();
+    let mut made: std::collections::HashMap<&'static str, Arc<dyn RateBudget>> = Default::default();
     let mut budget = |platform: &'static str, config| {
-        budgets
-            .entry(platform)
-            .or_insert_with(|| Arc::new(SharedRateBudget::new(table.clone(), config)))
+        made.entry(platform)
+            .or_insert_with(|| budgets.make(platform, config))
             .clone()
     };
     for (name, target) in &mapping.targets {

@@ -104,6 +104,9 @@ pub struct WorkerSettings {
     /// `SKILLJAR_BASE_URL`, `TALENTLMS_BASE_URL`, `TRAINUAL_BASE_URL` (optional, by platform):
     /// another host for an LMS API, e.g. the local LMS sandbox; each platform's own by default.
     pub lms_base_urls: std::collections::BTreeMap<&'static str, String>,
+    /// `BUDGET_PRIORITY` (`realtime`, default, or `background`): a worker reading the batch
+    /// queue yields the shared GHL and LMS budgets to realtime traffic that is waiting.
+    pub background: bool,
 }
 
 impl WorkerSettings {
@@ -130,6 +133,43 @@ impl WorkerSettings {
             .into_iter()
             .filter_map(|(platform, name)| env.optional(name).map(|url| (platform, url)))
             .collect(),
+            background: match env.optional("BUDGET_PRIORITY").as_deref() {
+                None | Some("realtime") => false,
+                Some("background") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "BUDGET_PRIORITY",
+                        problem: format!("{other:?} is neither realtime nor background"),
+                    });
+                }
+            },
+        })
+    }
+}
+
+/// The daily batch: the worker's GHL, mapping and LMS settings (it parks nothing, so no
+/// dead-letter queue), and its two queues.
+#[derive(Debug, Clone)]
+pub struct BatchSettings {
+    pub api: WorkerSettings,
+    /// `BATCH_QUEUE_URL`: where the changes go (the worker reads it with a lower concurrency).
+    pub batch_queue_url: String,
+    /// `CONTINUATION_QUEUE_URL`: where a run that outlasts its invocation hands itself on.
+    pub continuation_queue_url: String,
+}
+
+impl BatchSettings {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let api = WorkerSettings::from_env(&Env(|name: &str| match name {
+            "DEAD_LETTER_QUEUE_URL" => Some("-".to_owned()),
+            // Always background: the batch must never crowd out the webhooks.
+            "BUDGET_PRIORITY" => Some("background".to_owned()),
+            other => (env.0)(other),
+        }))?;
+        Ok(Self {
+            api,
+            batch_queue_url: env.required("BATCH_QUEUE_URL")?,
+            continuation_queue_url: env.required("CONTINUATION_QUEUE_URL")?,
         })
     }
 }

@@ -81,6 +81,31 @@ pub fn oauth_refresh_lease(secret_id: &str) -> String {
     format!("oauth-refresh#{}", part(secret_id))
 }
 
+/// The state of a daily-batch job's current (or last) run: phase, page cursor, counters.
+pub fn batch_run(job: &str) -> String {
+    format!("batch-run#{}", part(job))
+}
+
+/// Where a daily-batch job's next poll starts (the LMS's `since`), advanced when a run finishes.
+pub fn batch_cursor(job: &str) -> String {
+    format!("batch-cursor#{}", part(job))
+}
+
+/// One finished run's summary.
+pub fn batch_summary(job: &str, run_id: &str) -> String {
+    format!("batch-summary#{}#{}", part(job), part(run_id))
+}
+
+/// The lease one invocation of a daily-batch job holds while it works.
+pub fn batch_lease(job: &str) -> String {
+    format!("batch#{}", part(job))
+}
+
+/// What the daily batch last queued about one LMS learner of a target (its fingerprint).
+pub fn learner_fingerprint(target: &str, user_id: &str) -> String {
+    format!("fingerprint#{}#{}", part(target), part(user_id))
+}
+
 /// A shared schedule of request slots (the rate budget), per API and account.
 pub fn slots(schedule: &str) -> String {
     format!("slots#{schedule}")

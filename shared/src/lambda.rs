@@ -10,7 +10,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use lambda_runtime::LambdaEvent;
 
 use crate::clock::invocation_deadline_ms;
-use crate::config::{Env, IngestSettings, WorkerSettings};
+use tracing::Instrument;
+
+use crate::batch::{BatchRequest, BatchRunner, BatchTuning};
+use crate::config::{BatchSettings, Env, IngestSettings, WorkerSettings};
 use crate::ingest::{IngestRequest, IngestService, Trigger};
 use crate::worker::{self, Message, RecordOutcome, SyncWorker};
 use crate::{app, aws, telemetry};
@@ -97,6 +100,62 @@ pub async fn handle_batch(
         }
     }
     response
+}
+
+/// The whole life of the daily batch: build it once, then serve its triggers: an EventBridge
+/// rule's input or a person's (a `BatchRequest`), or an SQS batch of continuations.
+pub async fn run_batch() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let settings = BatchSettings::from_env(&Env::process())?;
+    let sdk = aws::sdk_config().await;
+    let runner = Arc::new(app::daily_batch(&settings, &sdk, BatchTuning::default()).await?);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let runner = Arc::clone(&runner);
+            async move { serve_batch(&runner, event.payload, Some(event.context.deadline)).await }
+        },
+    ))
+    .await
+}
+
+/// One daily-batch invocation. A direct request answers its report, or fails (EventBridge
+/// retries an asynchronous invocation); continuations from SQS answer which to redeliver.
+pub async fn serve_batch(
+    runner: &BatchRunner,
+    payload: serde_json::Value,
+    deadline_ms: Option<u64>,
+) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let deadline_ms = invocation_deadline_ms(deadline_ms, runner.clock.now(), worker::CLAIM_FALLBACK);
+    let deadline = tokio::time::Instant::now() + worker::remaining(deadline_ms, runner.clock.now());
+    if payload.get("Records").is_some() {
+        let event: SqsEvent = serde_json::from_value(payload)?;
+        let mut response = SqsBatchResponse::default();
+        for record in &event.records {
+            let id = record.message_id.as_deref().unwrap_or_default();
+            let body = record.body.as_deref().unwrap_or_default();
+            let request: BatchRequest = match serde_json::from_str(body) {
+                Ok(request) => request,
+                Err(e) => {
+                    // Not a continuation this build wrote: retrying cannot help (the queue's
+                    // redrive policy parks it after its receives).
+                    tracing::error!(message_id = id, error = %e, "unreadable continuation");
+                    response.add_failure(id);
+                    continue;
+                }
+            };
+            let span = tracing::info_span!("batch", job = %request.job_name(), message_id = id);
+            if let Err(e) = runner.run(&request, deadline).instrument(span).await {
+                tracing::warn!(message_id = id, error = %e, "batch continuation failed; redelivered");
+                response.add_failure(id);
+            }
+        }
+        return Ok(serde_json::to_value(response)?);
+    }
+    let request: BatchRequest = serde_json::from_value(payload)
+        .map_err(|e| format!("not a batch request ({e}); expected {{\"job\": \"poll\"|\"reconcile\", \"target\": \"<mapping target>\", \"mode\"?: \"run\"|\"plan\", \"since\"?: RFC 3339}}"))?;
+    let span = tracing::info_span!("batch", job = %request.job_name());
+    let report = runner.run(&request, deadline).instrument(span).await?;
+    Ok(serde_json::to_value(report)?)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod batch;
 pub mod clock;
 pub mod config;
 pub mod contract;

@@ -167,6 +167,53 @@ pub trait EntityMap: Send + Sync {
         contact_id: &str,
         mirror: &LearnerMirror,
     ) -> Result<bool, PortError>;
+
+    /// The mirrors of many contacts of one target (the daily batch reads a page's at once), by
+    /// contact id; contacts without one are absent.
+    async fn mirrors(
+        &self,
+        target: &str,
+        contact_ids: &[&str],
+    ) -> Result<BTreeMap<String, LearnerMirror>, PortError> {
+        let mut found = BTreeMap::new();
+        for id in contact_ids {
+            if let Some(m) = self.mirror(target, id).await? {
+                found.insert((*id).to_owned(), m);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A stored JSON document and the version it was read at (0: none stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub body: String,
+    pub version: u64,
+}
+
+/// Small versioned JSON documents: the daily batch's run state, cursors, run summaries and the
+/// fingerprints of what it queued per learner. Keys come from `crate::keys`.
+#[async_trait]
+pub trait Documents: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError>;
+
+    /// Many documents at once, by key; absent ones are left out.
+    async fn get_many(&self, keys: &[String]) -> Result<BTreeMap<String, Versioned>, PortError> {
+        let mut found = BTreeMap::new();
+        for key in keys {
+            if let Some(doc) = self.get(key).await? {
+                found.insert(key.clone(), doc);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores `body` as version `read + 1` if the stored version is still `read` (0: none
+    /// stored); `false` when another writer got there first. `expires_at` (epoch seconds) lets the
+    /// table forget it.
+    async fn put(&self, key: &str, body: &str, read: u64, expires_at: Option<i64>)
+    -> Result<bool, PortError>;
 }
 
 #[async_trait]

@@ -212,6 +212,7 @@ impl Deployment {
             ghl_timeout: Duration::from_secs(5),
             mapping_file: Some(PathBuf::from(ROOT).join(mapping)),
             lms_base_urls: Default::default(),
+            background: false,
         }
     }
 

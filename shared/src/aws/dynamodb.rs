@@ -14,8 +14,8 @@ use super::describe;
 use crate::domain::SourcePlatform;
 use crate::keys::{self, EntityKey};
 use crate::ports::{
-    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, LearnerMirror, Lease, PortError,
-    PutOutcome, RecordStatus, SlotSchedule,
+    ContactLink, Documents, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, LearnerMirror, Lease,
+    PortError, PutOutcome, RecordStatus, SlotSchedule, Versioned,
 };
 
 const PK: &str = "pk";
@@ -225,6 +225,35 @@ impl EntityMap for DynamoTable {
         Ok(())
     }
 
+    async fn mirrors(
+        &self,
+        target: &str,
+        contact_ids: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, LearnerMirror>, PortError> {
+        let by_key: HashMap<String, &str> = contact_ids
+            .iter()
+            .map(|id| (keys::mirror(target, id), *id))
+            .collect();
+        let wanted: Vec<String> = by_key.keys().cloned().collect();
+        let mut found = std::collections::BTreeMap::new();
+        for item in self.batch_get("entity map", &wanted).await? {
+            let Some(contact_id) = get_s(&item, PK).and_then(|k| by_key.get(&k).copied()) else {
+                continue;
+            };
+            let doc = versioned(&item);
+            let mirror: LearnerMirror = serde_json::from_str(&doc.body)
+                .map_err(|e| PortError::new("entity map", format!("unreadable mirror: {e}")))?;
+            found.insert(
+                contact_id.to_owned(),
+                LearnerMirror {
+                    version: doc.version,
+                    ..mirror
+                },
+            );
+        }
+        Ok(found)
+    }
+
     async fn mirror(&self, target: &str, contact_id: &str) -> Result<Option<LearnerMirror>, PortError> {
         let output = self
             .client
@@ -283,6 +312,135 @@ impl EntityMap for DynamoTable {
             }
             Err(e) => Err(PortError::new("entity map", describe(&e))),
         }
+    }
+}
+
+impl DynamoTable {
+    /// `BatchGetItem` in chunks of 100 keys (its limit), retrying what DynamoDB leaves
+    /// unprocessed; consistent reads, as single reads are.
+    async fn batch_get(
+        &self,
+        port: &'static str,
+        keys: &[String],
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, PortError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut items = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut unique: Vec<&String> = chunk.iter().collect();
+            unique.sort();
+            unique.dedup();
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(
+                    unique
+                        .into_iter()
+                        .map(|k| HashMap::from([(PK.to_owned(), s(k))]))
+                        .collect(),
+                ))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| PortError::new(port, e.to_string()))?;
+            let mut pending = Some(HashMap::from([(self.table.clone(), request)]));
+            for attempt in 0..8u32 {
+                let Some(request) = pending.take().filter(|p| !p.is_empty()) else {
+                    break;
+                };
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+                }
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(request))
+                    .send()
+                    .await
+                    .map_err(|e| PortError::new(port, describe(&e)))?;
+                if let Some(mut found) = output.responses {
+                    items.extend(found.remove(&self.table).unwrap_or_default());
+                }
+                pending = output.unprocessed_keys;
+            }
+            if pending.is_some_and(|p| !p.is_empty()) {
+                return Err(PortError::new(
+                    port,
+                    "DynamoDB left keys unprocessed after 8 attempts",
+                ));
+            }
+        }
+        Ok(items)
+    }
+}
+
+#[async_trait]
+impl Documents for DynamoTable {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| PortError::new("documents", describe(&e)))?;
+        Ok(output.item().map(versioned))
+    }
+
+    async fn get_many(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Versioned>, PortError> {
+        let items = self.batch_get("documents", keys).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| Some((get_s(item, PK)?, versioned(item))))
+            .collect())
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: &str,
+        read: u64,
+        expires_at: Option<i64>,
+    ) -> Result<bool, PortError> {
+        let expected = i64::try_from(read).unwrap_or(i64::MAX);
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(key))
+            .item("state", s(body))
+            .item("version", n(expected + 1))
+            .item("updated_at", n(OffsetDateTime::now_utc().unix_timestamp()));
+        if let Some(at) = expires_at {
+            put = put.item("expiration", n(at));
+        }
+        put = if read == 0 {
+            put.condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+        } else {
+            put.condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", n(expected))
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(PortError::new("documents", describe(&e))),
+        }
+    }
+}
+
+fn versioned(item: &HashMap<String, AttributeValue>) -> Versioned {
+    Versioned {
+        body: get_s(item, "state").unwrap_or_default(),
+        version: get_n(item, "version")
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0),
     }
 }
 

@@ -145,26 +145,40 @@ impl GhlClient {
         query: &'a SearchQuery,
         page_limit: u32,
     ) -> impl Stream<Item = Result<SearchPage, GhlError>> + Send + 'a {
-        let page_limit = page_limit.clamp(1, 500);
         try_unfold(Some(None::<Vec<serde_json::Value>>), move |cursor| async move {
             let Some(cursor) = cursor else { return Ok(None) };
-            let location_id = self.location_id().await?;
-            let mut body = serde_json::to_value(query).unwrap_or_else(|_| serde_json::json!({}));
-            body["locationId"] = location_id.into();
-            body["pageLimit"] = page_limit.into();
-            if let Some(after) = &cursor {
-                body["searchAfter"] = serde_json::Value::Array(after.clone());
-            }
-            let page = self.search_call(body).await?;
-            let full = page.contacts.len() >= page_limit as usize;
-            let next = if full {
-                page.contacts.last().and_then(|c| c.search_after.clone())
-            } else {
-                None
-            };
-            let next = next.filter(|n| Some(n) != cursor.as_ref());
+            let (page, next) = self.search_after(query, cursor, page_limit).await?;
             Ok(Some((page, next.map(Some))))
         })
+    }
+
+    /// `POST /contacts/search`, the page after `after` (`None`: the first), and the `searchAfter`
+    /// of the page that follows it (`None` after a short page: the last). Resumable: the daily
+    /// batch stores the returned cursor between invocations.
+    pub async fn search_after(
+        &self,
+        query: &SearchQuery,
+        after: Option<Vec<serde_json::Value>>,
+        page_limit: u32,
+    ) -> Result<(SearchPage, Option<Vec<serde_json::Value>>), GhlError> {
+        let page_limit = page_limit.clamp(1, 500);
+        let location_id = self.location_id().await?;
+        let mut body = serde_json::to_value(query).unwrap_or_else(|_| serde_json::json!({}));
+        body["locationId"] = location_id.into();
+        body["pageLimit"] = page_limit.into();
+        if let Some(after) = &after {
+            body["searchAfter"] = serde_json::Value::Array(after.clone());
+        }
+        let page = self.search_call(body).await?;
+        let full = page.contacts.len() >= page_limit as usize;
+        let next = if full {
+            page.contacts.last().and_then(|c| c.search_after.clone())
+        } else {
+            None
+        };
+        // A cursor that does not move would page forever.
+        let next = next.filter(|n| Some(n) != after.as_ref());
+        Ok((page, next))
     }
 
     /// `POST /contacts/search`, one page by number (1-based).

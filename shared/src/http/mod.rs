@@ -8,6 +8,7 @@ pub mod retry;
 
 pub use client::{BaseUrlError, base_url, client};
 pub use rate::{
-    BudgetConfig, BudgetError, BudgetScope, RateBudget, RateHeaders, RateLimits, SharedRateBudget, Unlimited,
+    BudgetConfig, BudgetError, BudgetScope, CallCounter, Counted, RateBudget, RateHeaders, RateLimits,
+    SharedRateBudget, Unlimited,
 };
 pub use retry::{Attempts, Failure, Idempotence, RetryClass, RetryPolicy};

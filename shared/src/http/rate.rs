@@ -177,6 +177,44 @@ pub trait RateBudget: Send + Sync {
     fn throttled(&self, account: &str);
 }
 
+/// Requests let through, per API: the daily batch's run summary reports its calls from them.
+#[derive(Debug, Default)]
+pub struct CallCounter(Mutex<std::collections::BTreeMap<String, u64>>);
+
+impl CallCounter {
+    /// The counts since the last `take`, and a fresh start.
+    pub fn take(&self) -> std::collections::BTreeMap<String, u64> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn add(&self, api: &str) {
+        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.entry(api.to_owned()).or_default() += 1;
+    }
+}
+
+/// A budget that counts what it lets through as `api`.
+pub struct Counted {
+    pub inner: Arc<dyn RateBudget>,
+    pub api: &'static str,
+    pub counter: Arc<CallCounter>,
+}
+
+#[async_trait]
+impl RateBudget for Counted {
+    async fn acquire(&self, account: &str, deadline: Option<Instant>) -> Result<(), BudgetError> {
+        self.inner.acquire(account, deadline).await?;
+        self.counter.add(self.api);
+        Ok(())
+    }
+    fn observe(&self, account: &str, headers: &RateHeaders) {
+        self.inner.observe(account, headers);
+    }
+    fn throttled(&self, account: &str) {
+        self.inner.throttled(account);
+    }
+}
+
 /// No budget at all; for tests of other behaviour.
 pub struct Unlimited;
 
@@ -206,6 +244,10 @@ pub struct BudgetConfig {
     /// the window restarts; `None`: a tenth of `limits.interval` (right for GHL, whose headers
     /// state the interval).
     pub spent_pause: Option<Duration>,
+    /// Background work (the daily batch): books a slot only while the shared schedule is booked
+    /// less than this far ahead, else waits; so that when realtime traffic is queueing for the
+    /// location, the batch steps back instead of taking its turns. `None`: realtime.
+    pub yield_beyond: Option<Duration>,
 }
 
 /// GHL's budget (see `RateLimits::default`).
@@ -218,6 +260,19 @@ impl Default for BudgetConfig {
             max_wait: Duration::from_secs(30),
             cut_for: Duration::from_secs(60),
             spent_pause: None,
+            yield_beyond: None,
+        }
+    }
+}
+
+impl BudgetConfig {
+    /// The same budget for background work: yields to queued realtime requests, and waits
+    /// longer for its turn (it has no sender waiting on it).
+    pub fn background(self) -> Self {
+        Self {
+            yield_beyond: Some(Duration::from_millis(500)),
+            max_wait: Duration::from_secs(120),
+            ..self
         }
     }
 }
@@ -339,7 +394,11 @@ impl RateBudget for SharedRateBudget {
             // Never book a slot later than this caller may wait for: a refused caller's slot
             // would be lost, and on a slow API (an hour's window) lost slots add up.
             let room_us = give_up.saturating_duration_since(Instant::now()).as_micros() as i64;
-            let horizon = interval_us.min(room_us);
+            let reach_us = self
+                .config
+                .yield_beyond
+                .map_or(interval_us, |y| y.as_micros() as i64);
+            let horizon = reach_us.min(room_us);
             let now_us = epoch_us();
             match self.schedule.reserve(&key, now_us, spacing, horizon).await {
                 Ok(Some(start_us)) => {
@@ -353,6 +412,14 @@ impl RateBudget for SharedRateBudget {
                         tokio::time::sleep(Duration::from_micros(wait_us as u64)).await;
                     }
                     return Ok(());
+                }
+                Ok(None) if self.config.yield_beyond.is_some() => {
+                    // Realtime requests are queueing: let them go first.
+                    if Instant::now() >= give_up {
+                        return Err(self.no_slot(account, bound));
+                    }
+                    let pause = Duration::from_micros((reach_us / 2).max(spacing) as u64);
+                    tokio::time::sleep(pause.mul_f64(0.5 + fastrand::f64())).await;
                 }
                 Ok(None) => {
                     // The next free slot is later than the caller may wait: waiting cannot help.

@@ -26,8 +26,8 @@ use async_trait::async_trait;
 
 use time::OffsetDateTime;
 
-use crate::domain::{CourseRef, Email};
 pub use crate::domain::Membership;
+use crate::domain::{CourseRef, Email};
 use crate::http::RetryPolicy;
 use crate::secrets::SecretError;
 

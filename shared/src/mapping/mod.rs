@@ -13,7 +13,7 @@ pub use model::{
     ContactRules, KindMatch, LearnerCreatedRules, Mapping, MilestoneRule, NoteAddedRules, NoteTemplate,
     ProviderRules, TagRule, TaskTemplate,
 };
-pub use targets::{OnDelete, Platform, Qualify, TagGrant, Target};
+pub use targets::{OnDelete, Platform, Qualify, ReconcileFilter, TagGrant, Target};
 pub use template::{Placeholder, Template};
 
 /// `config/mapping.toml` as it was when the binary was built.

@@ -38,6 +38,21 @@ pub struct Target {
     /// What a contact deleted in GHL does to the learner (learning records are never deleted).
     #[serde(default)]
     pub on_delete: OnDelete,
+    /// Which GHL contacts the daily batch's reconcile reads for this target.
+    #[serde(default)]
+    pub reconcile: ReconcileFilter,
+}
+
+/// `[targets.<name>.reconcile]`: the contact search of the daily reconcile. Without a `tag`, the
+/// target's qualifying tag is used (a contact without it cannot become a learner here).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileFilter {
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Only the contacts of this GHL business (company).
+    #[serde(default)]
+    pub business_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -133,38 +133,17 @@ async fn snapshot(
     let facts = match &change.contact {
         Some(facts) if !(facts.partial && reads_custom_fields) => facts.clone(),
         _ => {
-            let contact = match cx.ghl.get_contact(contact_id).await {
-                Ok(contact) => contact,
+            match cx.ghl.get_contact(contact_id).await {
+                Ok(contact) => facts_of(contact),
                 // Deleted in GHL since the delivery: there is no contact left to apply.
                 Err(crate::ghl::GhlError::Rejected { status: 404, .. }) => return Ok(None),
                 Err(e) => return Err(e.into()),
-            };
-            GhlContactFacts {
-                email: contact.email.and_then(|e| Email::try_from(e).ok()),
-                first_name: contact.first_name,
-                last_name: contact.last_name,
-                phone: contact.phone,
-                tags: contact.tags,
-                custom_fields: contact
-                    .custom_fields
-                    .into_iter()
-                    .map(|f| (f.id, text_of(&f.value)))
-                    .collect(),
-                dnd: None,
-                partial: false,
             }
         }
     };
     Ok(Some(ContactSnapshot {
-        location_id: change.location_id.clone(),
-        contact_id: contact_id.to_owned(),
-        email: facts.email,
-        first_name: facts.first_name,
-        last_name: facts.last_name,
-        tags: facts.tags.into_iter().collect(),
-        custom_fields: facts.custom_fields,
         deleted,
-        as_of: change.occurred_at,
+        ..snapshot_of(&change.location_id, contact_id, facts, change.occurred_at)
     }))
 }
 
@@ -233,6 +212,77 @@ async fn qualifies(cx: &Context<'_>, target: &Target, s: &ContactSnapshot) -> Re
             s.custom_fields.get(&id) == Some(value)
         }
     })
+}
+
+/// Whether applying the contact to the target would write anything: the comparison `apply`
+/// makes, without its writes. The daily batch's reconcile asks it before queueing a contact.
+pub(crate) async fn differs(
+    cx: &Context<'_>,
+    target: &Target,
+    s: &ContactSnapshot,
+    mirror: Option<&LearnerMirror>,
+) -> Result<bool, SyncError> {
+    if mirror.is_some_and(|m| epoch_ms(s.as_of) < m.as_of_ms) {
+        return Ok(false);
+    }
+    if s.deleted {
+        return Ok(target.on_delete == OnDelete::Deactivate
+            && mirror.is_some_and(|m| m.active && !m.lms_user_id.is_empty()));
+    }
+    let Some(email) = s.email.as_ref() else {
+        return Ok(false);
+    };
+    if !qualifies(cx, target, s).await? {
+        return Ok(false);
+    }
+    let want = desired(cx, target, email, s).await?;
+    let Some(m) = mirror else {
+        return Ok(true);
+    };
+    Ok(m.lms_user_id.is_empty()
+        || m.identity != want.identity
+        || !m.active
+        || want.courses.difference(&m.courses).next().is_some()
+        || want.grant.difference(&m.memberships).next().is_some()
+        || want.revoke.intersection(&m.memberships).next().is_some())
+}
+
+/// A GHL contact as read (a search row, `GET /contacts/:id`) in the rules' terms.
+pub(crate) fn facts_of(contact: crate::ghl::Contact) -> GhlContactFacts {
+    GhlContactFacts {
+        email: contact.email.and_then(|e| Email::try_from(e).ok()),
+        first_name: contact.first_name,
+        last_name: contact.last_name,
+        phone: contact.phone,
+        tags: contact.tags,
+        custom_fields: contact
+            .custom_fields
+            .into_iter()
+            .map(|f| (f.id, text_of(&f.value)))
+            .collect(),
+        dnd: None,
+        partial: false,
+    }
+}
+
+/// The snapshot of a contact whose facts are in hand.
+pub(crate) fn snapshot_of(
+    location_id: &str,
+    contact_id: &str,
+    facts: GhlContactFacts,
+    as_of: time::OffsetDateTime,
+) -> ContactSnapshot {
+    ContactSnapshot {
+        location_id: location_id.to_owned(),
+        contact_id: contact_id.to_owned(),
+        email: facts.email,
+        first_name: facts.first_name,
+        last_name: facts.last_name,
+        tags: facts.tags.into_iter().collect(),
+        custom_fields: facts.custom_fields,
+        deleted: false,
+        as_of,
+    }
 }
 
 /// Applies the snapshot to one target; returns what was written (or why nothing was).

@@ -13,7 +13,7 @@ mod effects;
 pub mod ghl_changed;
 pub mod learner_created;
 pub mod milestone;
-mod mirror;
+pub(crate) mod mirror;
 pub mod note_added;
 pub mod task_changed;
 mod templates;

@@ -1,0 +1,8 @@
+//! `daily-batch`: EventBridge schedules (one rule per job and LMS target, its input naming them),
+//! continuations from its own queue, or a person's invocation; polls the LMS accounts and
+//! reconciles GHL with them, queueing only the differences for the worker.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lms_ghl::lambda::run_batch().await
+}
