@@ -4,6 +4,8 @@
 //! `scripts/test` starts moto and Prism and exports `AWS_ENDPOINT_URL`, `PRISM_URL` and
 //! `PRISM_LOGS`; run the tests through it.
 
+pub mod batch;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

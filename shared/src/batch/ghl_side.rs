@@ -21,7 +21,7 @@ pub(super) struct Page {
 
 /// The search the target's contacts come from: its `[targets.<name>.reconcile]` filters, else
 /// its qualifying tag (a contact without it cannot become a learner of the target).
-pub(crate) fn query(target: &Target) -> SearchQuery {
+pub fn query(target: &Target) -> SearchQuery {
     let mut filters = Vec::new();
     let tag = target.reconcile.tag.clone().or_else(|| match &target.qualify {
         Some(Qualify::Tag { tag }) => Some(tag.clone()),

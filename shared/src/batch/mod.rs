@@ -46,6 +46,7 @@ use crate::mapping::{Mapping, Platform, Target};
 use crate::ports::{Documents, EntityMap, Lease, OutboundMessage, PortError, Queue};
 use crate::worker::{Context, SyncError};
 
+pub use ghl_side::query as contact_query;
 pub use state::{Phase, PollCursor, RunState, RunSummary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -420,7 +421,19 @@ impl BatchRunner {
                     state.since,
                     page.as_deref(),
                 )
-                .await?;
+                .await;
+                let page = match page {
+                    // A platform whose API cannot list learners: the LMS side is skipped, said so.
+                    Err(BatchError::Lms(unsupported @ LmsError::Unsupported { .. })) => {
+                        state.summary.skipped.push(unsupported.to_string());
+                        return Ok(PageResult {
+                            changes: Vec::new(),
+                            remember: Vec::new(),
+                            next: Phase::Done,
+                        });
+                    }
+                    other => other?,
+                };
                 state.summary.learners_seen += page.seen;
                 let next = match page.next {
                     Some(token) => Phase::LmsLearners { page: Some(token) },

@@ -88,6 +88,9 @@ pub struct RunSummary {
     /// Requests sent per API (`ghl`, `talentlms`, …), retries included.
     pub calls: BTreeMap<String, u64>,
     pub errors: Vec<String>,
+    /// Parts of the job the platform cannot do (its API cannot list learners), skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
     /// Wall time spent working, over all invocations.
     pub duration_ms: u64,
     /// Where the run stands (the next page); `None` once complete.
@@ -111,6 +114,7 @@ impl RunSummary {
             changes: BTreeMap::new(),
             calls: BTreeMap::new(),
             errors: Vec::new(),
+            skipped: Vec::new(),
             duration_ms: 0,
             cursor: None,
         }

@@ -17,7 +17,7 @@ use crate::ports::LearnerMirror;
 
 /// The hash of what identifies a learner's record: email, names and mapped fields. Both
 /// directions compute it from their own side's values.
-pub(crate) fn identity(
+pub fn identity(
     email: &Email,
     first_name: Option<&str>,
     last_name: Option<&str>,
@@ -87,8 +87,14 @@ pub(crate) async fn echo_of_our_write(
     let same_identity = reported.fields.is_none()
         || mirror.identity == identity(reported.email, reported.first_name, reported.last_name, &fields);
     let same_learner = mirror.lms_user_id == reported.user_id && same_identity;
-    let nothing_new =
-        reported.course.is_empty() || reported.course.iter().any(|c| mirror.courses.contains(*c));
+    // A Trainual subject the sync assigned is reported back as the learner's course.
+    let nothing_new = reported.course.is_empty()
+        || reported.course.iter().any(|c| {
+            mirror.courses.contains(*c)
+                || mirror
+                    .memberships
+                    .contains(&crate::domain::Membership::Subject((*c).to_owned()))
+        });
     if same_learner && nothing_new {
         info!(
             target = name,

@@ -14,6 +14,9 @@ pub mod ghl_changed;
 pub mod learner_created;
 pub mod milestone;
 pub(crate) mod mirror;
+
+/// The hash a mirror records of a learner's email, names and mapped fields.
+pub use mirror::identity as learner_identity;
 pub mod note_added;
 pub mod task_changed;
 mod templates;
