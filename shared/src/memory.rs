@@ -293,6 +293,8 @@ pub struct MemoryLmsState {
     pub users: std::collections::BTreeMap<String, (String, Option<String>, Option<String>, bool)>,
     pub enrollments: std::collections::BTreeSet<(String, String)>,
     pub memberships: std::collections::BTreeSet<(String, crate::domain::Membership)>,
+    /// (learner id, course id) → progress, set with `MemoryLms::set_progress`.
+    pub progress: std::collections::BTreeMap<(String, String), crate::lms::CourseStatus>,
     /// `operation user-or-email …`, in order.
     pub calls: Vec<String>,
 }
@@ -307,6 +309,16 @@ impl MemoryLms {
         Self {
             failing: Some(error),
             ..Self::default()
+        }
+    }
+
+    /// Enrolls the learner in `status.course` (if not already) with this progress, which
+    /// `learners` then reports.
+    pub fn set_progress(&self, user_id: &str, status: crate::lms::CourseStatus) {
+        if let Ok(mut state) = self.state.lock() {
+            let key = (user_id.to_owned(), status.course.id.clone());
+            state.enrollments.insert(key.clone());
+            state.progress.insert(key, status);
         }
     }
 
@@ -442,6 +454,55 @@ impl crate::lms::LmsAccount for MemoryLms {
             if let Some(user) = s.users.get_mut(user_id) {
                 user.3 = false;
             }
+        })
+    }
+
+    /// Every learner on one page (`next: None`), by id, each enrollment a course: with the
+    /// progress `set_progress` gave it, else only its id. Nothing here is dated, so `since`
+    /// filters nothing, as on a platform without such a filter.
+    async fn learners(
+        &self,
+        query: &crate::lms::LearnerQuery,
+        page: Option<&str>,
+    ) -> Result<crate::lms::LearnerPage, crate::lms::LmsError> {
+        let _ = query;
+        self.with(|s| {
+            s.calls.push(format!("learners {}", page.unwrap_or("first")));
+            let learners = s
+                .users
+                .keys()
+                .filter_map(|id| Self::user(s, id))
+                .map(|user| {
+                    let courses = s
+                        .enrollments
+                        .iter()
+                        .filter(|(learner, _)| *learner == user.id)
+                        .map(|key| {
+                            s.progress
+                                .get(key)
+                                .cloned()
+                                .unwrap_or_else(|| crate::lms::CourseStatus {
+                                    course: crate::domain::CourseRef {
+                                        id: key.1.clone(),
+                                        title: None,
+                                        published_id: None,
+                                    },
+                                    enrolled_at: None,
+                                    completed_at: None,
+                                    percent: None,
+                                    score: None,
+                                })
+                        })
+                        .collect();
+                    crate::lms::LearnerActivity {
+                        user,
+                        created_at: None,
+                        updated_at: None,
+                        courses,
+                    }
+                })
+                .collect();
+            crate::lms::LearnerPage { learners, next: None }
         })
     }
 }

@@ -109,10 +109,17 @@ pub struct LearnerFields {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LearnerQuery {
     /// Only learners the platform changed at or after this time (a poll's cursor); every learner
-    /// when `None` (a reconcile). Platforms without such a filter return every learner, and the
-    /// batch compares them with what it already queued.
+    /// when `None` (a reconcile). TalentLMS filters by its users' `last_updated`; the platforms
+    /// without such a filter apply it here, to what they read: Trainual to the user's
+    /// `updated_at`, Skilljar to the dates of the learner's domain membership, enrollments,
+    /// completions and latest activity. A change a platform does not date that way (progress
+    /// in a Trainual subject, which leaves the user's `updated_at` as it is; perhaps progress in
+    /// a TalentLMS course, which may not move `last_updated`) is seen by the next reconcile,
+    /// not by a poll. There pages are cut before the filter, so a page may hold
+    /// fewer learners than `page_size` (none, even) and still have a `next`.
     pub since: Option<OffsetDateTime>,
-    /// Learners per page, as far as the platform lets the caller choose.
+    /// Learners per page, as far as the platform lets the caller choose (at most 100 on each
+    /// platform); `0` asks for the platform's largest page.
     pub page_size: u32,
 }
 
@@ -177,14 +184,12 @@ pub trait LmsAccount: Send + Sync {
     async fn deactivate(&self, user_id: &str) -> Result<(), LmsError>;
 
     /// One page of the account's learners with their course progress (the daily batch's pollers
-    /// and reconcile): the first page with `page: None`, then each page's `next`.
-    async fn learners(&self, query: &LearnerQuery, page: Option<&str>) -> Result<LearnerPage, LmsError> {
-        let _ = (query, page);
-        Err(LmsError::Unsupported {
-            platform: self.platform(),
-            what: "list learners",
-        })
-    }
+    /// and reconcile): the first page with `page: None`, then each page's `next`, with the same
+    /// `query` throughout. A failed page can be asked for again with the same token. Every
+    /// request goes through the client's rate budget and retry policy; the calls a page takes
+    /// are in `docs/architecture.md` (one listing, plus one progress read per learner on
+    /// Skilljar and TalentLMS).
+    async fn learners(&self, query: &LearnerQuery, page: Option<&str>) -> Result<LearnerPage, LmsError>;
 }
 
 /// The LMS accounts of a deployment, by the mapping's target names.

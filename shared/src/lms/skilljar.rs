@@ -19,11 +19,15 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
+use tracing::{debug, warn};
 
 use super::read::{self, text};
 use super::transport::{Answer, Auth, CallError, Request, Transport, endpoint};
-use super::{LearnerFields, LmsAccount, LmsConfig, LmsConfigError, LmsError, LmsUser, Membership};
-use crate::domain::Email;
+use super::{
+    CourseStatus, LearnerActivity, LearnerFields, LearnerPage, LearnerQuery, LmsAccount, LmsConfig,
+    LmsConfigError, LmsError, LmsUser, Membership,
+};
+use crate::domain::{CourseRef, Email};
 use crate::http::{BudgetConfig, Idempotence, RateBudget, RateLimits};
 use crate::secrets::CachedSecret;
 
@@ -44,6 +48,9 @@ pub fn budget_config() -> BudgetConfig {
 
 /// Longest run of pages one listing follows; a filtered listing needs one.
 const MAX_PAGES: usize = 20;
+
+/// The largest `page_size` asked for (Skilljar documents none; DRF's pages are usually capped).
+const MAX_PAGE_SIZE: u32 = 100;
 
 /// The Secrets Manager document of one Skilljar account:
 /// `{"apiKey": "…", "domain": "acme.skilljar.com"}`. The key is sent as the Basic user name with
@@ -76,6 +83,46 @@ pub struct CourseProgress {
 }
 
 impl CourseProgress {
+    /// The latest date the progress names: enrollment, completion or `latest_activity`.
+    pub fn last_activity(&self) -> Option<OffsetDateTime> {
+        let latest = self
+            .raw
+            .get("course_progress")
+            .and_then(|p| read::instant(p, "latest_activity"));
+        [self.enrolled_at, self.completed_at, latest]
+            .into_iter()
+            .flatten()
+            .max()
+    }
+
+    /// The course as the port reports it: the course id, with the published id Skilljar
+    /// enrolls by; completed when Skilljar dates a completion; the percent from the lessons
+    /// completed (100 once completed); the score as Skilljar writes it.
+    pub fn status(&self) -> CourseStatus {
+        let percent = match (self.completed_at, self.completed_lesson_count, self.lesson_count) {
+            (Some(_), ..) => Some(100),
+            (None, Some(done), Some(total)) if total > 0 => {
+                Some(u32::try_from(done.min(total).saturating_mul(100) / total).unwrap_or(100))
+            }
+            _ => None,
+        };
+        let score = self.raw.get("course_progress").and_then(|p| text(p, "score"));
+        CourseStatus {
+            course: CourseRef {
+                id: self
+                    .course_id
+                    .clone()
+                    .unwrap_or_else(|| self.published_course_id.clone()),
+                title: self.course_title.clone(),
+                published_id: Some(self.published_course_id.clone()).filter(|id| !id.is_empty()),
+            },
+            enrolled_at: self.enrolled_at,
+            completed_at: self.completed_at,
+            percent,
+            score,
+        }
+    }
+
     fn from_value(raw: Value) -> Self {
         let progress = raw.get("course_progress").cloned().unwrap_or(Value::Null);
         let course = raw.get("course").cloned().unwrap_or(Value::Null);
@@ -165,6 +212,25 @@ impl SkilljarClient {
         endpoint(&self.base, segments)
     }
 
+    /// Where a learner listing's page is: the first or a numbered page of the domain's users, or
+    /// a `next` link handed out as the token (only one to the same listing within Skilljar).
+    fn learners_url(&self, domain: &str, size: u32, page: Option<&str>) -> Result<Url, LmsError> {
+        let mut url = self.url(&["domains", domain, "users"]);
+        let number = match page {
+            Some(token) if token.trim().parse::<u32>().is_err() => {
+                return Url::parse(token.trim())
+                    .ok()
+                    .filter(|next| read::same_origin(&self.base, next) && next.path() == url.path())
+                    .ok_or_else(|| read::bad_page_token(PLATFORM));
+            }
+            page => read::page_number(PLATFORM, page)?,
+        };
+        url.query_pairs_mut()
+            .append_pair("page", &number.to_string())
+            .append_pair("page_size", &size.to_string());
+        Ok(url)
+    }
+
     async fn secret(&self) -> Result<Arc<SkilljarSecret>, LmsError> {
         self.secret.get().await.map_err(|e| LmsError::secret(PLATFORM, e))
     }
@@ -240,6 +306,21 @@ fn to_user(raw: Value, asked: &Email) -> Result<LmsUser, LmsError> {
         active,
         raw,
     })
+}
+
+/// The token of the page a `next` link names: its page number, or the link itself when it
+/// names none (another paging scheme); `None` for a link that would leave Skilljar.
+fn next_token(base: &Url, next: &str) -> Option<String> {
+    let next = Url::parse(next).ok()?;
+    if !read::same_origin(base, &next) {
+        warn!("Skilljar's next page link leaves its API; the listing stops there");
+        return None;
+    }
+    let page = next
+        .query_pairs()
+        .find(|(key, _)| key == "page")
+        .and_then(|(_, value)| value.parse::<u32>().ok());
+    Some(page.map_or_else(|| next.to_string(), |page| page.to_string()))
 }
 
 fn user_of(item: &Value) -> &Value {
@@ -401,6 +482,71 @@ impl LmsAccount for SkilljarClient {
             Err(err) if err.status() == Some(404) => Ok(()),
             Err(err) => Err(err.into_lms(PLATFORM, || format!("group {group}"))),
         }
+    }
+
+    /// The domain's users, `GET /v1/domains/{domain}/users?page=&page_size=` (at most 100), then
+    /// each one's progress, `GET /v1/users/{id}/published-courses` (`progress`): 1 + 1 per
+    /// learner calls per page. The token is the page number of the listing's `next` link, which is
+    /// followed only within Skilljar. Skilljar has no filter by change: `since` is applied here,
+    /// after the progress is read, leaving out a learner who neither joined the domain nor
+    /// enrolled, completed or was active in a course at or after it (the page is cut before
+    /// that filter). A learner gone between the two reads is left out.
+    async fn learners(&self, query: &LearnerQuery, page: Option<&str>) -> Result<LearnerPage, LmsError> {
+        let secret = self.secret().await?;
+        let size = read::page_size(query.page_size, MAX_PAGE_SIZE);
+        let url = self.learners_url(&secret.domain, size, page)?;
+        let answer = self
+            .send(Request::get("list_learners", url))
+            .await
+            .map_err(|e| e.into_lms(PLATFORM, || format!("domain {}", secret.domain)))?;
+        let (items, next) = match answer.json::<Listing>(PLATFORM, "list_learners")? {
+            Listing::Bare(items) => (items, None),
+            Listing::Page { results, next } => (results, next),
+        };
+        let next = next
+            .filter(|_| !items.is_empty())
+            .and_then(|next| next_token(&self.base, &next));
+
+        let mut learners = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(email) = read::listed_email(user_of(&item)) else {
+                debug!("Skilljar user without a usable email; not listed");
+                continue;
+            };
+            let Ok(user) = to_user(item, &email) else {
+                debug!("Skilljar user without an id; not listed");
+                continue;
+            };
+            let progress = match self.progress(&user.id).await {
+                Ok(progress) => progress,
+                Err(LmsError::NotFound { .. }) => {
+                    debug!("Skilljar user gone since the listing; not listed");
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            // Joined the domain (the membership's `enrolled_at`).
+            let joined = read::instant(&user.raw, "enrolled_at");
+            let updated_at = progress
+                .iter()
+                .filter_map(CourseProgress::last_activity)
+                .chain(joined)
+                .max();
+            // Nothing dated at all: kept, as nothing says it is unchanged.
+            if query
+                .since
+                .is_some_and(|since| updated_at.is_some_and(|at| at < since))
+            {
+                continue;
+            }
+            learners.push(LearnerActivity {
+                created_at: joined,
+                updated_at,
+                courses: progress.iter().map(CourseProgress::status).collect(),
+                user,
+            });
+        }
+        Ok(LearnerPage { learners, next })
     }
 
     /// `PATCH /v1/domains/{domain}/users/{id}` with `active: false`: the learner loses access to

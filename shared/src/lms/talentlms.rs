@@ -19,13 +19,18 @@ use reqwest::{Method, Url};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::time::Instant;
 use tracing::debug;
 
 use super::read::{self, text};
 use super::transport::{Answer, Auth, CallError, Request, Transport, endpoint};
-use super::{LearnerFields, LmsAccount, LmsConfig, LmsConfigError, LmsError, LmsUser, Membership};
-use crate::domain::Email;
+use super::{
+    CourseStatus, LearnerActivity, LearnerFields, LearnerPage, LearnerQuery, LmsAccount, LmsConfig,
+    LmsConfigError, LmsError, LmsUser, Membership,
+};
+use crate::domain::{CourseRef, Email};
 use crate::http::{BudgetConfig, Idempotence, RateBudget, RateLimits};
 use crate::secrets::CachedSecret;
 
@@ -51,6 +56,9 @@ pub fn budget_config() -> BudgetConfig {
 }
 
 const MAX_PAGES: usize = 20;
+
+/// The largest `page[size]` TalentLMS accepts.
+const MAX_PAGE_SIZE: u32 = 100;
 
 /// The Secrets Manager document of one TalentLMS account:
 /// `{"domain": "acme", "apiKey": "…"}` (`acme` or `acme.talentlms.com`), optionally with
@@ -290,19 +298,7 @@ impl TalentLmsClient {
         match answer {
             Ok(_) => Ok(()),
             Err(err) if matches!(err.status(), Some(400 | 409 | 422)) => {
-                let record = format!("id:{user_id}");
-                let held = self
-                    .send(
-                        Api::V1,
-                        "user_record",
-                        Method::GET,
-                        &["users", &record],
-                        |r| r,
-                        Idempotence::Idempotent,
-                    )
-                    .await
-                    .map_err(|e| e.into_lms(PLATFORM, || format!("user {user_id}")))?;
-                let held = read::items(held.json(PLATFORM, "user_record")?, &[list]);
+                let held = read::items(self.user_record(user_id).await?, &[list]);
                 if read::lists_id(&held, related_id) {
                     Ok(())
                 } else {
@@ -311,6 +307,23 @@ impl TalentLmsClient {
             }
             Err(err) => Err(err.into_lms(PLATFORM, || format!("{path} for user {user_id}"))),
         }
+    }
+
+    /// The user's v1 record (`GET api/v1/users/id:{id}`): their `courses` (with enrollment and
+    /// completion), `groups` and `branches` in one read.
+    async fn user_record(&self, user_id: &str) -> Result<Value, LmsError> {
+        let record = format!("id:{user_id}");
+        self.send(
+            Api::V1,
+            "user_record",
+            Method::GET,
+            &["users", &record],
+            |r| r,
+            Idempotence::Idempotent,
+        )
+        .await
+        .map_err(|e| e.into_lms(PLATFORM, || format!("user {user_id}")))?
+        .json(PLATFORM, "user_record")
     }
 
     async fn unrelate(&self, operation: &'static str, path: &str, body: Value) -> Result<(), LmsError> {
@@ -346,6 +359,57 @@ fn to_user(raw: Value, asked: &Email) -> Result<LmsUser, LmsError> {
         last_name: text(&raw, "surname"),
         active,
         raw,
+    })
+}
+
+/// Whether the v2 listing says it has a page after `number`: its `_links.next`, else its
+/// `_meta.pagination.total_pages`; `None` when it says neither.
+fn says_more(listing: &Value, number: u32) -> Option<bool> {
+    if let Some(next) = listing.get("_links").and_then(|links| links.get("next")) {
+        return Some(!next.is_null());
+    }
+    let pagination = listing.pointer("/_meta/pagination")?;
+    let total = text(pagination, "total_pages")?.parse::<u64>().ok()?;
+    Some(u64::from(number) < total)
+}
+
+/// A v1 date: its `<key>_timestamp` (Unix seconds), else `<key>` as `DD/MM/YYYY, HH:MM:SS`,
+/// which names no zone and is read as UTC. Empty (`""`: not completed) is none.
+fn v1_instant(value: &Value, key: &str) -> Option<OffsetDateTime> {
+    let stamped = text(value, &format!("{key}_timestamp"))
+        .and_then(|t| t.parse::<i64>().ok())
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+    stamped.or_else(|| {
+        let format = format_description!("[day]/[month]/[year], [hour]:[minute]:[second]");
+        PrimitiveDateTime::parse(&text(value, key)?, format)
+            .ok()
+            .map(PrimitiveDateTime::assume_utc)
+    })
+}
+
+/// One course of a v1 user record. Completed when `completion_status` says so, or at 100 %
+/// with a completion date; a completion without a date is dated by the learner's last update.
+/// v1 gives no score for a course.
+fn course_status(course: &Value, updated_at: Option<OffsetDateTime>) -> Option<CourseStatus> {
+    let id = text(course, "id")?;
+    let percent = read::percent(course, "completion_percentage");
+    let completed_on = v1_instant(course, "completed_on");
+    let completed = text(course, "completion_status").is_some_and(|s| s.eq_ignore_ascii_case("completed"))
+        || (percent == Some(100) && completed_on.is_some());
+    Some(CourseStatus {
+        course: CourseRef {
+            id,
+            title: text(course, "name"),
+            published_id: None,
+        },
+        enrolled_at: v1_instant(course, "enrolled_on"),
+        completed_at: if completed {
+            completed_on.or(updated_at)
+        } else {
+            None
+        },
+        percent,
+        score: None,
     })
 }
 
@@ -514,5 +578,81 @@ impl LmsAccount for TalentLmsClient {
         .await
         .map_err(|e| e.into_lms(PLATFORM, || format!("user {user_id}")))?;
         Ok(())
+    }
+
+    /// `GET api/v2/users` with `page[number]`, `page[size]` (at most 100) and, for a poll,
+    /// `filter[last_updated][gte]` (TalentLMS filters), then each listed user's v1 record
+    /// (`GET api/v1/users/id:{id}`) for their courses: 1 + 1 per learner calls per page. The
+    /// token is the next page number, while the listing's links (or its pagination, or a full
+    /// page) say there is one. `last_updated` certainly moves when the user's own fields
+    /// change; whether course progress moves it is undocumented (the sandbox assumes not), so a
+    /// poll may miss a completion that the reconcile (`since: None`) sees. Every user type is
+    /// listed (the raw document's `type` says which); a user gone between the two reads is left
+    /// out.
+    async fn learners(&self, query: &LearnerQuery, page: Option<&str>) -> Result<LearnerPage, LmsError> {
+        let number = read::page_number(PLATFORM, page)?;
+        let size = read::page_size(query.page_size, MAX_PAGE_SIZE);
+        let mut pairs = vec![
+            ("page[number]", number.to_string()),
+            ("page[size]", size.to_string()),
+        ];
+        if let Some(since) = query.since {
+            pairs.push(("filter[last_updated][gte]", read::iso_seconds(since, PLATFORM)?));
+        }
+        let listing: Value = self
+            .send(
+                Api::V2,
+                "list_learners",
+                Method::GET,
+                &["users"],
+                |mut r| {
+                    r.url.query_pairs_mut().extend_pairs(&pairs);
+                    r
+                },
+                Idempotence::Idempotent,
+            )
+            .await
+            .map_err(|e| e.into_lms(PLATFORM, || "users".into()))?
+            .json(PLATFORM, "list_learners")?;
+        let more = says_more(&listing, number);
+        let items = read::items(listing, &["_data", "data"]);
+        // An empty page ends the listing whatever it says, so a wrong link cannot loop.
+        let more = !items.is_empty() && more.unwrap_or(items.len() >= size as usize);
+        let next = more
+            .then(|| number.checked_add(1))
+            .flatten()
+            .map(|n| n.to_string());
+
+        let mut learners = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(email) = read::listed_email(&item) else {
+                debug!("TalentLMS user without a usable email; not listed");
+                continue;
+            };
+            let Ok(user) = to_user(item, &email) else {
+                debug!("TalentLMS user without an id; not listed");
+                continue;
+            };
+            let record = match self.user_record(&user.id).await {
+                Ok(record) => record,
+                Err(LmsError::NotFound { .. }) => {
+                    debug!("TalentLMS user gone since the listing; not listed");
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            let updated_at = read::instant(&user.raw, "last_updated");
+            let courses = read::items(record, &["courses"])
+                .iter()
+                .filter_map(|course| course_status(course, updated_at))
+                .collect();
+            learners.push(LearnerActivity {
+                created_at: read::instant(&user.raw, "registration"),
+                updated_at,
+                courses,
+                user,
+            });
+        }
+        Ok(LearnerPage { learners, next })
     }
 }

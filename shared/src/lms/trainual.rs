@@ -22,8 +22,11 @@ use tracing::debug;
 
 use super::read::{self, text};
 use super::transport::{Answer, Auth, CallError, Request, Transport, endpoint};
-use super::{LearnerFields, LmsAccount, LmsConfig, LmsConfigError, LmsError, LmsUser, Membership};
-use crate::domain::Email;
+use super::{
+    CourseStatus, LearnerActivity, LearnerFields, LearnerPage, LearnerQuery, LmsAccount, LmsConfig,
+    LmsConfigError, LmsError, LmsUser, Membership,
+};
+use crate::domain::{CourseRef, Email};
 use crate::http::{BudgetConfig, Idempotence, RateBudget, RateLimits};
 use crate::secrets::CachedSecret;
 
@@ -41,6 +44,9 @@ pub const RATE_LIMITS: RateLimits = RateLimits {
 pub fn budget_config() -> BudgetConfig {
     BudgetConfig::lms(PLATFORM, RATE_LIMITS)
 }
+
+/// The largest `per_page` asked for (the public integrations' figure; Trainual documents none).
+const MAX_PAGE_SIZE: u32 = 100;
 
 /// The Secrets Manager document of one Trainual account: an admin's sign-in and the account id,
 /// `{"email": "admin@example.com", "accountId": "…", "password": "…"}`. Trainual's Basic user
@@ -165,6 +171,34 @@ fn to_user(raw: Value, asked: &Email) -> Result<LmsUser, LmsError> {
         active,
         raw,
     })
+}
+
+/// A learner's assigned subjects as courses. Trainual dates neither an assignment nor a
+/// completion: a subject at 100 % is completed as of the user's `updated_at`.
+fn subjects(raw: &Value, updated_at: Option<time::OffsetDateTime>) -> Vec<CourseStatus> {
+    let subjects = raw
+        .get("subjects")
+        .or_else(|| raw.get("curriculums"))
+        .and_then(Value::as_array);
+    subjects
+        .into_iter()
+        .flatten()
+        .filter_map(|subject| {
+            let id = text(subject, "id")?;
+            let percent = read::percent(subject, "completion_percentage");
+            Some(CourseStatus {
+                course: CourseRef {
+                    id,
+                    title: text(subject, "title").or_else(|| text(subject, "name")),
+                    published_id: None,
+                },
+                enrolled_at: None,
+                completed_at: if percent == Some(100) { updated_at } else { None },
+                percent,
+                score: None,
+            })
+        })
+        .collect()
 }
 
 fn joined(first: Option<&String>, last: Option<&String>) -> String {
@@ -337,6 +371,53 @@ impl LmsAccount for TrainualClient {
             Err(LmsError::NotFound { .. }) => Ok(()),
             other => other,
         }
+    }
+
+    /// `GET /users?page=&per_page=` (at most 100): one call a page, each user with their
+    /// assigned `subjects` and completion. Trainual's list has no paging metadata, so the token
+    /// is the next page number while a page comes back full (a listing that fills its last page
+    /// exactly ends with one empty page). Trainual has no filter by change either: `since` is
+    /// applied here to each user's `updated_at` (a user without one is kept), after the page is
+    /// cut; progress in a subject does not move `updated_at`, so a poll sees a completion only
+    /// when something else changed the user, and the reconcile (`since: None`) sees every one.
+    /// Archived users are listed too, inactive.
+    async fn learners(&self, query: &LearnerQuery, page: Option<&str>) -> Result<LearnerPage, LmsError> {
+        let number = read::page_number(PLATFORM, page)?;
+        let size = read::page_size(query.page_size, MAX_PAGE_SIZE);
+        let mut url = self.url(&["users"]);
+        url.query_pairs_mut()
+            .append_pair("page", &number.to_string())
+            .append_pair("per_page", &size.to_string());
+        let answer = self
+            .send(Request::get("list_learners", url))
+            .await
+            .map_err(|e| e.into_lms(PLATFORM, || "users".into()))?;
+        let items = read::items(answer.json(PLATFORM, "list_learners")?, &["users", "data"]);
+        let next = (items.len() >= size as usize)
+            .then(|| number.checked_add(1))
+            .flatten()
+            .map(|n| n.to_string());
+        let learners = items
+            .into_iter()
+            .filter_map(|item| {
+                let email = read::listed_email(&item)?;
+                let user = to_user(item, &email).ok()?;
+                let updated_at = read::instant(&user.raw, "updated_at");
+                if query
+                    .since
+                    .is_some_and(|since| updated_at.is_some_and(|at| at < since))
+                {
+                    return None;
+                }
+                Some(LearnerActivity {
+                    created_at: read::instant(&user.raw, "created_at"),
+                    updated_at,
+                    courses: subjects(&user.raw, updated_at),
+                    user,
+                })
+            })
+            .collect();
+        Ok(LearnerPage { learners, next })
     }
 
     /// `PUT /users/{id}/archive`: Trainual's deactivation, which keeps the learner's history.

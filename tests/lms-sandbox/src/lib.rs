@@ -212,6 +212,57 @@ impl Sandbox {
         Ok(user)
     }
 
+    /// Moves when a learner joined a domain (the membership's `enrolled_at`), for tests of
+    /// polling by activity.
+    pub fn set_skilljar_domain_enrolled_at(
+        &self,
+        domain: &str,
+        user_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), SetupError> {
+        let mut data = self.shared.skilljar();
+        let members = &mut data
+            .domains
+            .get_mut(domain)
+            .ok_or_else(|| SkilljarSetupError::UnknownDomain(domain.into()))?
+            .members;
+        let member = members
+            .iter_mut()
+            .find(|m| m.user_id == user_id)
+            .ok_or_else(|| SkilljarSetupError::UnknownUser(user_id.into()))?;
+        member.enrolled_at = at;
+        Ok(())
+    }
+
+    /// Enrolls a member of a domain in one of its published courses at `enrolled_at`, as
+    /// `POST /domains/{domain}/published-courses/{id}/enrollments` would, without HTTP, the rate
+    /// limit or the stats. An enrollment at the same time is returned again.
+    pub fn seed_skilljar_enrollment(
+        &self,
+        domain: &str,
+        user_id: &str,
+        published_course_id: &str,
+        enrolled_at: OffsetDateTime,
+    ) -> Result<SkilljarEnrollment, SetupError> {
+        let mut data = self.shared.skilljar();
+        if data.course(domain, published_course_id).is_none() {
+            return Err(SkilljarSetupError::UnknownCourse(domain.into(), published_course_id.into()).into());
+        }
+        if data.membership(domain, user_id).is_none() {
+            return Err(SkilljarSetupError::UnknownUser(user_id.into()).into());
+        }
+        let existing = data.enrollments.iter().find(|e| {
+            e.domain == domain
+                && e.published_course_id == published_course_id
+                && e.user_id == user_id
+                && e.enrolled_at == enrolled_at
+        });
+        if let Some(existing) = existing {
+            return Ok(existing.clone());
+        }
+        Ok(data.enroll(domain, published_course_id, user_id, enrolled_at, None, true))
+    }
+
     /// Sets a learner's progress in a course they are enrolled in.
     pub fn set_skilljar_progress(
         &self,
@@ -342,7 +393,20 @@ impl Sandbox {
             .map_err(|e| TrainualSetupError::Invalid(e.to_string()).into())
     }
 
-    /// Sets a user's completion of an assigned subject (0–100).
+    /// Moves a user's `updated_at`, for tests of polling by it.
+    pub fn set_trainual_updated_at(&self, user_id: u64, at: OffsetDateTime) -> Result<(), SetupError> {
+        let mut data = self.shared.trainual();
+        let user = data
+            .users
+            .get_mut(&user_id)
+            .ok_or(TrainualSetupError::UnknownUser(user_id))?;
+        user.updated_at = at;
+        Ok(())
+    }
+
+    /// Sets a user's completion of an assigned subject (0–100). It does not move the user's
+    /// `updated_at` (**assumed**: progress is not the user's own record), whereas assigning or
+    /// unassigning a subject does.
     pub fn set_trainual_completion(
         &self,
         user_id: u64,

@@ -6,10 +6,17 @@ use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{basic, body_of, calls, config, email, http, secret, unlimited};
+use lms_sandbox::{
+    DEFAULT_SKILLJAR_API_KEY, DEFAULT_SKILLJAR_DOMAIN, Platform, Sandbox, SandboxConfig, SkilljarProgress,
+};
+
+use super::{
+    basic, body_of, calls, config, email, emails, every_page, http, lms_sandbox, now_s, sandbox_budget,
+    sandbox_config, secret, throttling_sandbox, unlimited,
+};
 use crate::http::SharedRateBudget;
 use crate::lms::skilljar::{self, SkilljarClient};
-use crate::lms::{LearnerFields, LmsAccount, LmsError, Membership};
+use crate::lms::{LearnerFields, LearnerQuery, LmsAccount, LmsError, Membership};
 use crate::memory::MemorySlots;
 
 const SECRET: &str = r#"{"apiKey":"sk-live-123","domain":"acme.skilljar.com"}"#;
@@ -410,4 +417,283 @@ async fn a_malformed_secret_is_named_without_its_content() {
         )
     );
     assert!(!printed.contains("sk-live-123"), "{printed}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Learners, against the LMS sandbox
+
+/// Published course `3x5sl8stqd2r` ("Onboarding 101", course `1n0ib5mtxxzrz`, 5 lessons) and
+/// `2p8dmw0i6hx9o` ("Product Basics", course `q4d3ju1bu4vm`, 3 lessons) of the default catalogue.
+const ONBOARDING: &str = "3x5sl8stqd2r";
+const BASICS: &str = "2p8dmw0i6hx9o";
+const LIST: &str = "/domains/{domain_name}/users";
+const PROGRESS: &str = "/users/{user_id}/published-courses";
+
+fn sandbox_client(sandbox: &Sandbox) -> SkilljarClient {
+    let json = format!(r#"{{"apiKey":"{DEFAULT_SKILLJAR_API_KEY}","domain":"{DEFAULT_SKILLJAR_DOMAIN}"}}"#);
+    SkilljarClient::new(
+        &sandbox_config(sandbox, Platform::Skilljar),
+        http(),
+        secret(&json),
+        sandbox_budget(skilljar::budget_config()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Seeds `count` learners `l<i>@example.com` in the default domain; their ids, in order.
+fn seed(sandbox: &Sandbox, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            sandbox
+                .seed_skilljar_user(
+                    DEFAULT_SKILLJAR_DOMAIN,
+                    &format!("l{i}@example.com"),
+                    "Lee",
+                    &format!("N{i}"),
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
+                .id
+        })
+        .collect()
+}
+
+fn enroll(sandbox: &Sandbox, user: &str, course: &str, at: time::OffsetDateTime) {
+    sandbox
+        .seed_skilljar_enrollment(DEFAULT_SKILLJAR_DOMAIN, user, course, at)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn progress(sandbox: &Sandbox, user: &str, course: &str, progress: SkilljarProgress) {
+    sandbox
+        .set_skilljar_progress(user, course, progress)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
+async fn learners_page_through_the_domain_once_each_with_their_progress() -> Result<(), LmsError> {
+    let lms = lms_sandbox(SandboxConfig::default()).await;
+    let sj = sandbox_client(&lms);
+    let ids = seed(&lms, 5);
+    let now = now_s();
+    let enrolled_at = now - time::Duration::days(3);
+    let completed_at = now - time::Duration::days(1);
+    enroll(&lms, &ids[0], ONBOARDING, enrolled_at);
+    enroll(&lms, &ids[0], BASICS, enrolled_at);
+    progress(
+        &lms,
+        &ids[0],
+        ONBOARDING,
+        SkilljarProgress {
+            completed_lesson_count: 5,
+            completed_at: Some(completed_at),
+            score: Some(92),
+            max_score: Some(100),
+            success_status: Some("PASSED".into()),
+        },
+    );
+    progress(
+        &lms,
+        &ids[0],
+        BASICS,
+        SkilljarProgress {
+            completed_lesson_count: 1,
+            ..SkilljarProgress::default()
+        },
+    );
+
+    let query = LearnerQuery {
+        since: None,
+        page_size: 2,
+    };
+    let pages = every_page(&sj, &lms, Platform::Skilljar, &query).await?;
+    let tokens: Vec<_> = pages.iter().map(|(p, _)| p.next.clone()).collect();
+    assert_eq!(tokens, [Some("2".to_owned()), Some("3".to_owned()), None]);
+    // Calls per page: 1 listing of the domain's users + 1 progress read per learner on it.
+    for (page, stats) in &pages {
+        assert_eq!(stats.route("GET", LIST), 1, "{stats:?}");
+        assert_eq!(
+            stats.route("GET", PROGRESS),
+            page.learners.len() as u64,
+            "{stats:?}"
+        );
+        assert_eq!(stats.total_requests, 1 + page.learners.len() as u64, "{stats:?}");
+    }
+    let learners: Vec<_> = pages.iter().flat_map(|(p, _)| &p.learners).collect();
+    assert_eq!(
+        emails(learners.iter().copied()),
+        (0..5).map(|i| format!("l{i}@example.com")).collect::<Vec<_>>(),
+        "every learner exactly once"
+    );
+
+    let first = learners[0];
+    assert_eq!(first.user.id, ids[0]);
+    assert!(first.created_at.is_some(), "joined the domain: {first:?}");
+    let [onboarding, basics] = &first.courses[..] else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        (
+            onboarding.course.id.as_str(),
+            onboarding.course.published_id.as_deref(),
+            onboarding.course.title.as_deref()
+        ),
+        ("1n0ib5mtxxzrz", Some(ONBOARDING), Some("Onboarding 101"))
+    );
+    assert_eq!(
+        (
+            onboarding.enrolled_at,
+            onboarding.completed_at,
+            onboarding.percent,
+            onboarding.score.as_deref()
+        ),
+        (Some(enrolled_at), Some(completed_at), Some(100), Some("92"))
+    );
+    assert_eq!(
+        (
+            basics.course.id.as_str(),
+            basics.enrolled_at,
+            basics.completed_at,
+            basics.percent,
+            basics.score.as_deref()
+        ),
+        ("q4d3ju1bu4vm", Some(enrolled_at), None, Some(33), None)
+    );
+    assert!(learners[1].courses.is_empty());
+    lms.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn learners_since_keeps_those_with_activity_after_it() -> Result<(), LmsError> {
+    let lms = lms_sandbox(SandboxConfig::default()).await;
+    let sj = sandbox_client(&lms);
+    let ids = seed(&lms, 4);
+    let now = now_s();
+    let days = |n| now - time::Duration::days(n);
+    // l0, l1, l2 joined long ago; l3 joined now (a new learner).
+    for id in &ids[..3] {
+        lms.set_skilljar_domain_enrolled_at(DEFAULT_SKILLJAR_DOMAIN, id, days(30))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    // l0: enrolled long ago, completed yesterday. l1: enrolled yesterday. l2: nothing recent.
+    enroll(&lms, &ids[0], ONBOARDING, days(20));
+    progress(
+        &lms,
+        &ids[0],
+        ONBOARDING,
+        SkilljarProgress {
+            completed_at: Some(days(1)),
+            ..SkilljarProgress::default()
+        },
+    );
+    enroll(&lms, &ids[1], BASICS, days(1));
+    enroll(&lms, &ids[2], BASICS, days(20));
+
+    let query = LearnerQuery {
+        since: Some(days(2)),
+        page_size: 0,
+    };
+    let pages = every_page(&sj, &lms, Platform::Skilljar, &query).await?;
+    assert_eq!(pages.len(), 1);
+    let (page, stats) = &pages[0];
+    assert_eq!(
+        emails(&page.learners),
+        ["l0@example.com", "l1@example.com", "l3@example.com"]
+    );
+    assert_eq!(page.learners[0].updated_at, Some(days(1)));
+    // Skilljar has no filter: every learner's progress is read to apply it (1 + 4 calls).
+    assert_eq!(
+        (stats.route("GET", LIST), stats.route("GET", PROGRESS)),
+        (1, 4),
+        "{stats:?}"
+    );
+    lms.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn learners_pages_come_back_through_injected_429s() -> Result<(), LmsError> {
+    let lms = throttling_sandbox(Platform::Skilljar, 0.3).await;
+    let sj = sandbox_client(&lms);
+    let ids = seed(&lms, 3);
+    enroll(&lms, &ids[2], ONBOARDING, now_s());
+    let query = LearnerQuery {
+        since: None,
+        page_size: 2,
+    };
+    let pages = every_page(&sj, &lms, Platform::Skilljar, &query).await?;
+    let learners: Vec<_> = pages.iter().flat_map(|(p, _)| &p.learners).collect();
+    assert_eq!(
+        emails(learners.iter().copied()),
+        ["l0@example.com", "l1@example.com", "l2@example.com"]
+    );
+    assert_eq!(
+        learners[2].courses.len(),
+        1,
+        "the third learner's progress came back too"
+    );
+    let injected: u64 = pages.iter().map(|(_, s)| s.injected_429).sum();
+    let total: u64 = pages.iter().map(|(_, s)| s.total_requests).sum();
+    assert!(injected >= 1, "{pages:?}");
+    // 2 listings + 3 progress reads, and one retry per 429.
+    assert_eq!(total, 5 + injected);
+    lms.shutdown().await;
+    Ok(())
+}
+
+/// A `next` link that would leave Skilljar ends the listing; a token naming another host is
+/// refused without a request; a same-origin link without a page number is its own token.
+#[tokio::test]
+async fn learners_follow_next_links_only_within_skilljar() -> Result<(), LmsError> {
+    let server = MockServer::start().await;
+    let cursor_link = format!("{}/v1/domains/acme.skilljar.com/users?cursor=abc", server.uri());
+    Mock::given(method("GET"))
+        .and(path("/v1/domains/acme.skilljar.com/users"))
+        .and(query_param("cursor", "abc"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 2, "next": "https://elsewhere.example.com/v1/domains/acme.skilljar.com/users?page=3",
+            "results": [domain_user("Ada", "L")]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/domains/acme.skilljar.com/users"))
+        .and(query_param("page", "1"))
+        .and(query_param("page_size", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 2, "next": cursor_link, "results": [domain_user("Ada", "L")]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/users/u1/published-courses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
+            "published_course_id": "pc1", "enrolled_at": "2026-01-03T00:00:00.000000Z",
+            "course": {"id": "c1", "title": "Engines", "lesson_count": 4},
+            "course_progress": {"completed_at": null, "completed_lesson_count": 3, "score": "88.5"}
+        }])))
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let query = LearnerQuery::default();
+    let first = client.learners(&query, None).await?;
+    assert_eq!(first.next.as_deref(), Some(cursor_link.as_str()));
+    let course = &first.learners[0].courses[0];
+    assert_eq!(
+        (course.percent, course.score.as_deref(), course.completed_at),
+        (Some(75), Some("88.5"), None)
+    );
+    let second = client.learners(&query, first.next.as_deref()).await?;
+    assert_eq!(second.learners.len(), 1);
+    assert_eq!(second.next, None, "the link elsewhere is not followed");
+
+    let before = calls(&server).await.len();
+    let foreign = "https://elsewhere.example.com/v1/domains/acme.skilljar.com/users?page=2";
+    let err = client.learners(&query, Some(foreign)).await.err();
+    assert!(
+        matches!(err, Some(LmsError::Rejected { status: 400, .. })),
+        "{err:?}"
+    );
+    assert_eq!(calls(&server).await.len(), before, "nothing sent elsewhere");
+    Ok(())
 }

@@ -107,6 +107,8 @@ pub enum SkilljarSetupError {
     InvalidEmail,
     #[error("Skilljar user {0} is not enrolled in {1}")]
     NotEnrolled(String, String),
+    #[error("Skilljar domain {0} publishes no course {1}")]
+    UnknownCourse(String, String),
 }
 
 impl State {
@@ -255,6 +257,30 @@ impl State {
                 .find(|c| c.published_course_id == published_course_id)
                 .map(|c| (name.as_str(), c))
         })
+    }
+
+    /// Records an enrollment (and the progress record of a first one), after the caller's checks.
+    pub(crate) fn enroll(
+        &mut self,
+        domain: &str,
+        published_course_id: &str,
+        user_id: &str,
+        enrolled_at: OffsetDateTime,
+        expires_at: Option<String>,
+        active: bool,
+    ) -> SkilljarEnrollment {
+        let enrollment = SkilljarEnrollment {
+            id: self.new_id(),
+            domain: domain.to_owned(),
+            published_course_id: published_course_id.to_owned(),
+            user_id: user_id.to_owned(),
+            enrolled_at,
+            expires_at,
+            active,
+        };
+        self.progress_entry(user_id, published_course_id);
+        self.enrollments.push(enrollment.clone());
+        enrollment
     }
 
     /// The progress record of (user, course), created on first enrollment.

@@ -400,7 +400,8 @@ async fn user_courses(State(shared): State<Arc<Shared>>, Path(user_id): Path<Str
                 "completed_lesson_count": progress.completed_lesson_count,
                 "completed_required_lesson_count": progress.completed_lesson_count,
                 "completed_at": progress.completed_at.map(iso_micros),
-                "latest_activity": iso_micros(latest.enrolled_at),
+                // The latest dated event the sandbox knows of: the enrollment or the completion.
+                "latest_activity": iso_micros(progress.completed_at.map_or(latest.enrolled_at, |done| done.max(latest.enrolled_at))),
                 "score": progress.score,
                 "max_score": progress.max_score,
                 "credits_earned": "",
@@ -498,6 +499,7 @@ async fn create_domain_user(
             SkilljarSetupError::InvalidEmail => ApiError::Invalid(json!({"user": {"email": [BAD_EMAIL]}})),
             SkilljarSetupError::UnknownDomain(_)
             | SkilljarSetupError::UnknownUser(_)
+            | SkilljarSetupError::UnknownCourse(..)
             | SkilljarSetupError::NotEnrolled(..) => ApiError::NotFound,
         })?;
     ok(StatusCode::CREATED, Data::domain_user(&user, &member))
@@ -616,17 +618,14 @@ async fn create_enrollment(
         let body = enrollment_json(&data, existing);
         return ok(StatusCode::CREATED, body);
     }
-    let enrollment = SkilljarEnrollment {
-        id: data.new_id(),
-        domain,
-        published_course_id: pc.clone(),
-        user_id: user_id.clone(),
-        enrolled_at: enrolled_at.unwrap_or_else(now),
+    let enrollment = data.enroll(
+        &domain,
+        &pc,
+        &user_id,
+        enrolled_at.unwrap_or_else(now),
         expires_at,
-        active: active.unwrap_or(true),
-    };
-    data.progress_entry(&user_id, &pc);
-    data.enrollments.push(enrollment.clone());
+        active.unwrap_or(true),
+    );
     ok(StatusCode::CREATED, enrollment_json(&data, &enrollment))
 }
 

@@ -69,6 +69,7 @@ fn user_json(data: &Data, user: &TalentLmsUser) -> Value {
                 "role": e.role,
                 "enrolled_on": v1_date(e.enrolled_on),
                 "enrolled_on_timestamp": e.enrolled_on.unix_timestamp().to_string(),
+                "completion_status": e.completion_status,
                 "completed_on": e.completed_on.map(v1_date).unwrap_or_default(),
                 "completed_on_timestamp": e.completed_on.map(|t| t.unix_timestamp().to_string()),
                 "completion_percentage": e.completion_percentage.to_string(),

@@ -314,3 +314,65 @@ async fn bodies_are_validated_like_drf() {
     );
     assert!(sandbox.skilljar_users().is_empty());
 }
+
+#[tokio::test]
+async fn enrollments_and_domain_membership_can_be_seeded_at_a_time() {
+    let sandbox = start(SandboxConfig::default()).await;
+    let user = sandbox
+        .seed_skilljar_user(DOMAIN, "ed@example.com", "Ed", "F")
+        .unwrap();
+    let joined = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+    sandbox
+        .set_skilljar_domain_enrolled_at(DOMAIN, &user.id, joined)
+        .unwrap();
+    let enrolled_at = time::macros::datetime!(2026-02-03 04:05:06 UTC);
+    let enrollment = sandbox
+        .seed_skilljar_enrollment(DOMAIN, &user.id, COURSE, enrolled_at)
+        .unwrap();
+    let again = sandbox
+        .seed_skilljar_enrollment(DOMAIN, &user.id, COURSE, enrolled_at)
+        .unwrap();
+    assert_eq!(enrollment, again, "the same time: the same enrollment");
+    assert_eq!(sandbox.skilljar_enrollments().len(), 1);
+    assert!(
+        sandbox
+            .seed_skilljar_enrollment(DOMAIN, &user.id, "nosuchcourse", enrolled_at)
+            .is_err()
+    );
+    assert!(
+        sandbox
+            .seed_skilljar_enrollment(DOMAIN, "nosuchuser", COURSE, enrolled_at)
+            .is_err()
+    );
+    assert!(
+        sandbox
+            .set_skilljar_domain_enrolled_at(DOMAIN, "nosuchuser", joined)
+            .is_err()
+    );
+    assert_eq!(sandbox.stats(Platform::Skilljar).total_requests, 0, "no HTTP");
+
+    let sj = Client::skilljar(&sandbox);
+    let listed = sj.get(&users_path()).await;
+    assert_eq!(
+        listed.body["results"][0]["enrolled_at"],
+        "2026-01-02T03:04:05.000000Z"
+    );
+    let courses = sj.get(&format!("/users/{}/published-courses", user.id)).await;
+    let course = &courses.body[0];
+    assert_eq!(course["enrolled_at"], "2026-02-03T04:05:06.000000Z");
+    assert_eq!(course["enrollment_id"], enrollment.id.as_str());
+    assert_eq!(
+        course["course_progress"]["latest_activity"], "2026-02-03T04:05:06.000000Z",
+        "enrolled, nothing since"
+    );
+    let done = SkilljarProgress {
+        completed_at: Some(time::macros::datetime!(2026-03-04 05:06:07 UTC)),
+        ..SkilljarProgress::default()
+    };
+    sandbox.set_skilljar_progress(&user.id, COURSE, done).unwrap();
+    let courses = sj.get(&format!("/users/{}/published-courses", user.id)).await;
+    assert_eq!(
+        courses.body[0]["course_progress"]["latest_activity"], "2026-03-04T05:06:07.000000Z",
+        "the completion is the latest activity"
+    );
+}

@@ -328,3 +328,50 @@ async fn the_version_header_is_required_on_v2() {
     assert_eq!(bad.get("/api/v2/users").await.status, 400);
     assert_eq!(tl.get("/api/v2/users").await.status, 200);
 }
+
+#[tokio::test]
+async fn the_v1_user_record_lists_each_course_s_completion() {
+    let sandbox = start(SandboxConfig::default()).await;
+    let user = sandbox
+        .seed_talentlms_user("vi@example.com", "Vi", "Ola")
+        .unwrap();
+    let tl = Client::talentlms(&sandbox);
+    for course in [101, 102] {
+        let body = json!({"user_id": user.id, "course_id": course});
+        assert_eq!(tl.post("/api/v2/enrollments", body).await.status, 201);
+    }
+    sandbox.set_talentlms_progress(user.id, 101, 100).unwrap();
+    sandbox.set_talentlms_progress(user.id, 102, 30).unwrap();
+    let record = Client::talentlms_v1(&sandbox)
+        .get(&format!("/api/v1/users/id:{}", user.id))
+        .await;
+    assert_eq!(record.status, 200, "{}", record.text);
+    let courses = record.body["courses"].as_array().unwrap();
+    let done = &courses[0];
+    assert_eq!(
+        (
+            done["id"].clone(),
+            done["completion_status"].clone(),
+            done["completion_percentage"].clone()
+        ),
+        (json!("101"), json!("completed"), json!("100"))
+    );
+    let completed_on = sandbox.talentlms_enrollments()[0].completed_on.unwrap();
+    assert_eq!(
+        done["completed_on_timestamp"],
+        json!(completed_on.unix_timestamp().to_string())
+    );
+    // `DD/MM/YYYY, HH:MM:SS`.
+    let written = done["completed_on"].as_str().unwrap();
+    assert_eq!((written.len(), &written[2..3], &written[10..12]), (20, "/", ", "));
+    assert!(done["enrolled_on"].as_str().is_some_and(|d| d.len() == 20));
+    let started = &courses[1];
+    assert_eq!(
+        (
+            started["completion_status"].clone(),
+            started["completion_percentage"].clone(),
+            started["completed_on"].clone()
+        ),
+        (json!("incomplete"), json!("30"), json!(""))
+    );
+}

@@ -178,3 +178,22 @@ async fn roles_and_subjects_assign_and_unassign_repeat_safely() {
     assert_eq!(stats.route("POST", "/users/{id}/assign_roles"), 3);
     assert_eq!(stats.path("POST", &format!("/users/{}/assign_roles", user.id)), 3);
 }
+
+#[tokio::test]
+async fn updated_at_can_be_set_and_progress_leaves_it_as_it_is() {
+    let sandbox = start(SandboxConfig::default()).await;
+    let user = sandbox.seed_trainual_user("fi@example.com", "Fi G").unwrap();
+    let tr = Client::trainual(&sandbox);
+    tr.post(
+        &format!("/users/{}/assign_subjects", user.id),
+        json!({"subject_ids": [11]}),
+    )
+    .await;
+    let at = time::macros::datetime!(2026-01-02 03:04:05.678 UTC);
+    sandbox.set_trainual_updated_at(user.id, at).unwrap();
+    sandbox.set_trainual_completion(user.id, 11, 100).unwrap();
+    let shown = tr.get(&format!("/users/{}", user.id)).await;
+    assert_eq!(shown.body["updated_at"], "2026-01-02T03:04:05.678Z");
+    assert_eq!(shown.body["subjects"][0]["completion_percentage"], 100);
+    assert!(sandbox.set_trainual_updated_at(999, at).is_err());
+}
