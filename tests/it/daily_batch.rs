@@ -51,8 +51,13 @@ async fn a_reconcile_of_1000_contacts_queues_exactly_the_10_that_changed_and_the
     assert_eq!(first.learners_seen, 1000, "{first:?}");
     assert_eq!(first.changes_total(), 0, "{first:?}");
     assert!(b.take(&b.settings.batch_queue_url).await.is_empty());
-    // 10 search pages of 100; custom fields are not read (the target maps none).
-    assert_eq!(first.calls.get("ghl"), Some(&10), "{first:?}");
+    // 10 full search pages of 100 and the empty one that ends them; no contact is read on its
+    // own (the rows carry what the rules read). The summary's count adds the cold start's one
+    // read of the location's custom fields.
+    assert_eq!(b.ghl.stats().route("POST", "/contacts/search"), 11);
+    assert_eq!(first.calls.get("ghl"), Some(&12), "{first:?}");
+    // Trainual lists users with their subjects: 10 pages and the empty one.
+    assert_eq!(first.calls.get("trainual"), Some(&11), "{first:?}");
 
     // Five contacts tagged vip in GHL; five learners complete a subject in Trainual.
     let client = integration_tests::client_with_token(&b.ghl.url(), DEFAULT_PIT);
