@@ -68,6 +68,17 @@ async fn every_contacts_endpoint_conforms() -> Result<(), lms_ghl::ghl::GhlError
     let found: Vec<_> = ghl.search_contacts(&query, 100).try_collect().await?;
     assert!(!found.is_empty());
     ghl.search_page(&query, 2, 50).await?;
+    // The daily reconcile's search: its filters (tag, business) and sort, first page and a
+    // resumed one.
+    let mapping = lms_ghl::mapping::Mapping::parse(
+        "[targets.academy]\nplatform = \"skilljar\"\nsecret_id = \"s\"\nlocation_id = \"l\"\nqualify = { tag = \"enroll\" }\n[targets.academy.reconcile]\nbusiness_id = \"biz-1\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let reconcile = lms_ghl::batch::contact_query(&mapping.targets["academy"]);
+    assert_eq!(reconcile.filters.len(), 2);
+    ghl.search_after(&reconcile, None, 100).await?;
+    ghl.search_after(&reconcile, Some(vec![1_700_000_000_000_i64.into(), "sx6wyHhbFdRXh302LLNR".into()]), 100)
+        .await?;
     ghl.find_duplicate(Some("ada@example.com"), None).await?;
     ghl.find_duplicate(None, Some("+15550100")).await?;
 
