@@ -10,7 +10,7 @@ use integration_tests::batch::{ROLE, SUBJECT, batch, in_step};
 use lms_ghl::batch::{BatchReport, BatchRequest, BatchTuning, JobKind, Mode, RunSummary};
 use lms_ghl::domain::{Membership, SourcePlatform};
 use lms_ghl::ports::EntityMap;
-use lms_sandbox::{DEFAULT_TRAINUAL_PASSWORD, DEFAULT_TRAINUAL_USERNAME, Platform};
+use lms_sandbox::Platform;
 
 fn request(job: JobKind, target: &str, mode: Mode) -> BatchRequest {
     BatchRequest {
@@ -51,11 +51,11 @@ async fn a_reconcile_of_1000_contacts_queues_exactly_the_10_that_changed_and_the
     assert_eq!(first.learners_seen, 1000, "{first:?}");
     assert_eq!(first.changes_total(), 0, "{first:?}");
     assert!(b.take(&b.settings.batch_queue_url).await.is_empty());
-    // 10 full search pages of 100 and the empty one that ends them; no contact is read on its
+    // 2 full search pages of 500 and the empty one that ends them; no contact is read on its
     // own (the rows carry what the rules read). The summary's count adds the cold start's one
     // read of the location's custom fields.
-    assert_eq!(b.ghl.stats().route("POST", "/contacts/search"), 11);
-    assert_eq!(first.calls.get("ghl"), Some(&12), "{first:?}");
+    assert_eq!(b.ghl.stats().route("POST", "/contacts/search"), 3);
+    assert_eq!(first.calls.get("ghl"), Some(&4), "{first:?}");
     // Trainual lists users with their subjects: 10 pages and the empty one.
     assert_eq!(first.calls.get("trainual"), Some(&11), "{first:?}");
 
@@ -67,25 +67,7 @@ async fn a_reconcile_of_1000_contacts_queues_exactly_the_10_that_changed_and_the
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
-    let trainual = lms_ghl::lms::TrainualClient::new(
-        &lms_ghl::lms::LmsConfig {
-            base_url: Some(b.lms.base_url(Platform::Trainual)),
-            retry: Default::default(),
-        },
-        reqwest::Client::new(),
-        lms_ghl::secrets::CachedSecret::new(
-            std::sync::Arc::new(lms_ghl::memory::MemorySecrets::default().with(
-                "t",
-                &format!(
-                    r#"{{"email":"{DEFAULT_TRAINUAL_USERNAME}","password":"{DEFAULT_TRAINUAL_PASSWORD}"}}"#
-                ),
-            )),
-            "t",
-            Duration::from_secs(60),
-        ),
-        std::sync::Arc::new(lms_ghl::http::Unlimited),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let trainual = integration_tests::batch::trainual_client(&b.lms.base_url(Platform::Trainual));
     use lms_ghl::lms::LmsAccount;
     for (_, user_id) in &pairs[995..] {
         trainual

@@ -77,8 +77,12 @@ async fn every_contacts_endpoint_conforms() -> Result<(), lms_ghl::ghl::GhlError
     let reconcile = lms_ghl::batch::contact_query(&mapping.targets["academy"]);
     assert_eq!(reconcile.filters.len(), 2);
     ghl.search_after(&reconcile, None, 100).await?;
-    ghl.search_after(&reconcile, Some(vec![1_700_000_000_000_i64.into(), "sx6wyHhbFdRXh302LLNR".into()]), 100)
-        .await?;
+    ghl.search_after(
+        &reconcile,
+        Some(vec![1_700_000_000_000_i64.into(), "sx6wyHhbFdRXh302LLNR".into()]),
+        100,
+    )
+    .await?;
     ghl.find_duplicate(Some("ada@example.com"), None).await?;
     ghl.find_duplicate(None, Some("+15550100")).await?;
 

@@ -260,3 +260,24 @@ pub async fn in_step(b: &Batch, n: usize) -> Vec<(String, u64)> {
     }
     pairs
 }
+
+/// A Trainual client of the sandbox's account without a rate budget: a test's own changes on the
+/// LMS side, made as a person would in Trainual.
+pub fn trainual_client(base_url: &str) -> lms_ghl::lms::TrainualClient {
+    let secret =
+        format!(r#"{{"email":"{DEFAULT_TRAINUAL_USERNAME}","password":"{DEFAULT_TRAINUAL_PASSWORD}"}}"#);
+    lms_ghl::lms::TrainualClient::new(
+        &lms_ghl::lms::LmsConfig {
+            base_url: Some(base_url.to_owned()),
+            retry: Default::default(),
+        },
+        reqwest::Client::new(),
+        lms_ghl::secrets::CachedSecret::new(
+            std::sync::Arc::new(lms_ghl::memory::MemorySecrets::default().with("t", &secret)),
+            "t",
+            std::time::Duration::from_secs(60),
+        ),
+        std::sync::Arc::new(lms_ghl::http::Unlimited),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}

@@ -140,7 +140,7 @@ pub enum BatchError {
 /// Limits of one deployment's batch.
 #[derive(Debug, Clone)]
 pub struct BatchTuning {
-    /// Contacts per GHL search page (GHL allows up to 500; one call each).
+    /// Contacts per GHL search page: GHL's largest (500), since calls are the scarce resource.
     pub ghl_page_size: u32,
     /// Learners per LMS page.
     pub lms_page_size: u32,
@@ -156,7 +156,7 @@ pub struct BatchTuning {
 impl Default for BatchTuning {
     fn default() -> Self {
         Self {
-            ghl_page_size: 100,
+            ghl_page_size: 500,
             lms_page_size: 100,
             reserve: Duration::from_secs(60),
             poll_overlap: Duration::from_secs(300),
