@@ -40,6 +40,15 @@ pub struct OutboundMessage {
 pub trait Queue: Send + Sync {
     /// Sends one message; returns the queue's message id.
     async fn send(&self, message: &OutboundMessage) -> Result<String, PortError>;
+
+    /// Sends several messages (the daily batch's page of changes); all of them or an error. A
+    /// failure may leave some sent: a sender retries them all, and their ids make repeats harmless.
+    async fn send_all(&self, messages: &[OutboundMessage]) -> Result<(), PortError> {
+        for message in messages {
+            self.send(message).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Lifecycle of an idempotency record, as in Powertools for AWS Lambda.

@@ -269,12 +269,12 @@ impl BatchRunner {
         state.summary.duration_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         state.summary.add_calls(self.calls.take());
         state.summary.cursor = state.phase.cursor();
-        if let Err(e) = &result {
+        if let Err(e) = result {
             state.summary.errors.push(e.to_string());
             // Saved so that the next trigger resumes at this page, with the error on record.
             self.save(&state_key, &state, &mut version).await?;
             log_summary(&state.summary, "stopped by an error; the next trigger resumes it");
-            return Err(result.err().unwrap_or(BatchError::State("lost error".into())));
+            return Err(e);
         }
         if state.phase == Phase::Done {
             self.finish(request, job, &mut state, &state_key, &mut version)
@@ -555,15 +555,13 @@ impl BatchRunner {
             );
             messages.push(contract::encode(&envelope).map_err(|e| BatchError::State(e.to_string()))?);
         }
-        for (i, message) in messages.iter().enumerate() {
-            // A crash test stops the batch here, half-way through a page's changes.
-            if i == messages.len() / 2 {
-                fail::fail_point!("batch-half-page", |_| Err(BatchError::State(
-                    "stopped half-way through a page (fail point)".into()
-                )));
-            }
-            self.queue.send(message).await?;
-        }
+        let (first, second) = messages.split_at(messages.len() / 2);
+        self.queue.send_all(first).await?;
+        // A crash test stops the batch here, half-way through a page's changes.
+        fail::fail_point!("batch-half-page", |_| Err(BatchError::State(
+            "stopped half-way through a page (fail point)".into()
+        )));
+        self.queue.send_all(second).await?;
         Ok(())
     }
 
