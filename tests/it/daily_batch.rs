@@ -290,7 +290,7 @@ async fn two_runs_at_once_do_the_work_once_and_a_crashed_run_resumes_without_los
 }
 
 #[tokio::test]
-async fn a_poll_turns_talentlms_learners_and_completions_into_events_and_advances_its_cursor() {
+async fn a_poll_turns_new_talentlms_learners_into_events_through_429s_and_advances_its_cursor() {
     let b = batch().await;
     let ada = b
         .lms
@@ -334,6 +334,31 @@ async fn a_poll_turns_talentlms_learners_and_completions_into_events_and_advance
     );
     assert_eq!(second.changes_total(), 0, "{second:?}");
     assert_eq!(second.learners_seen, 0, "{second:?}");
+
+    // TalentLMS answering 429 to half the requests: the poll waits them out and misses nothing.
+    b.lms
+        .set_faults(
+            Platform::TalentLms,
+            lms_sandbox::FaultConfig {
+                rate_429: 0.5,
+                ..lms_sandbox::FaultConfig::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.lms.reset_stats();
+    b.lms
+        .seed_talentlms_user("grace@example.com", "Grace", "Hopper")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let third = finished(
+        runner
+            .run(&poll, deadline(300))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    assert_eq!(third.changes.get("lms_to_ghl:learner"), Some(&1), "{third:?}");
+    assert!(b.lms.stats(Platform::TalentLms).injected_429 >= 1);
+    assert_eq!(b.drain().await, ["LearnerCreated"]);
+
     let cursor =
         lms_ghl::ports::Documents::get(&b.deployment.table(), &lms_ghl::keys::batch_cursor("poll:talent"))
             .await
