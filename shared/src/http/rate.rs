@@ -727,4 +727,48 @@ mod tests {
         let booked = next.map(|n| n - started_us).unwrap_or_default();
         assert!(booked <= 700_000, "schedule booked {booked} µs ahead");
     }
+
+    #[tokio::test]
+    async fn background_work_lets_queued_realtime_requests_go_first() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let schedule: Arc<MemorySlots> = Arc::new(MemorySlots::default());
+        let config = BudgetConfig {
+            safety: 1.0,
+            max_wait: Duration::from_secs(5),
+            limits: RateLimits {
+                max: 20,
+                interval: Duration::from_secs(1),
+                daily: u32::MAX,
+            },
+            ..BudgetConfig::default()
+        };
+        let realtime = Arc::new(SharedRateBudget::new(schedule.clone(), config.clone()));
+        let background = Arc::new(SharedRateBudget::new(schedule, config.background()));
+        // Each request notes when it got through (1st, 2nd, …).
+        let order = Arc::new(AtomicUsize::new(0));
+        let go = |budget: Arc<SharedRateBudget>| {
+            let order = order.clone();
+            tokio::spawn(async move {
+                let result = budget.acquire("loc", None).await;
+                (order.fetch_add(1, Ordering::SeqCst), result.is_ok())
+            })
+        };
+        // Realtime traffic books the next second of the location's schedule; then the batch
+        // asks; then ten more webhooks' requests arrive.
+        let early: Vec<_> = (0..20).map(|_| go(realtime.clone())).collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let batch = go(background.clone());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let late: Vec<_> = (0..10).map(|_| go(realtime.clone())).collect();
+        let mut late_places = Vec::new();
+        for task in early.into_iter().chain(late) {
+            let (place, ok) = task.await.unwrap_or((usize::MAX, false));
+            assert!(ok);
+            late_places.push(place);
+        }
+        let (batch_place, ok) = batch.await.unwrap_or((0, false));
+        assert!(ok);
+        // Without yielding it would have booked the 21st slot, ahead of the late ten.
+        assert_eq!(batch_place, 30, "realtime places: {late_places:?}");
+    }
 }
