@@ -2,6 +2,7 @@
 //! the AWS SDK) and GHL's official contract served by Prism, or wiremock where a test needs GHL to
 //! misbehave on purpose; the LMS clients against the LMS sandbox. Run through `scripts/test`.
 
+mod batch_queues;
 mod daily_batch;
 mod entity_map;
 mod ghl_contract;

@@ -15,7 +15,8 @@ use lms_ghl::app;
 use std::sync::Arc;
 
 use lms_ghl::aws::{DynamoTable, SecretsManager};
-use lms_ghl::config::{CommonSettings, IngestSettings, WorkerSettings};
+use lms_ghl::batch::{BatchRunner, BatchTuning};
+use lms_ghl::config::{BatchSettings, CommonSettings, IngestSettings, WorkerSettings};
 use lms_ghl::ghl::{OAuthCredentials, OAuthSettings, TokenEndpoint, http_client};
 use lms_ghl::ingest::{IngestService, Trigger};
 use lms_ghl::ports::SecretSource;
@@ -98,7 +99,8 @@ pub fn read_root_file(path: &str) -> String {
     std::fs::read_to_string(PathBuf::from(ROOT).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// One isolated deployment: its own queue + DLQ, table and secrets, named with a random suffix.
+/// One isolated deployment: its own queues (realtime, batch, continuation, each with a DLQ), table
+/// and secrets, named with a random suffix.
 pub struct Deployment {
     pub sdk: aws_config::SdkConfig,
     pub sqs: aws_sdk_sqs::Client,
@@ -106,6 +108,15 @@ pub struct Deployment {
     pub queue_url: String,
     pub queue_arn: String,
     pub dlq_url: String,
+    /// The daily batch's changes (`BATCH_QUEUE_URL`; the background worker reads it) and its DLQ
+    /// (that worker's `DEAD_LETTER_QUEUE_URL`).
+    pub batch_queue_url: String,
+    pub batch_queue_arn: String,
+    pub batch_dlq_url: String,
+    /// Where a daily-batch run hands itself on (`CONTINUATION_QUEUE_URL`), and its DLQ.
+    pub continuation_queue_url: String,
+    pub continuation_queue_arn: String,
+    pub continuation_dlq_url: String,
     pub table: String,
     pub webhook_secret_id: String,
     pub ghl_secret_id: String,
@@ -127,6 +138,10 @@ impl Deployment {
         let resources = devkit::Resources {
             queue: format!("lms-sync-{suffix}"),
             dead_letter_queue: format!("lms-sync-dlq-{suffix}"),
+            batch_queue: format!("lms-sync-batch-{suffix}"),
+            batch_dead_letter_queue: format!("lms-sync-batch-dlq-{suffix}"),
+            continuation_queue: format!("lms-sync-continuation-{suffix}"),
+            continuation_dead_letter_queue: format!("lms-sync-continuation-dlq-{suffix}"),
             visibility_timeout_secs: None,
             max_receive_count: 3,
             table: format!("lms-sync-{suffix}"),
@@ -146,6 +161,12 @@ impl Deployment {
             queue_url: provisioned.queue_url,
             queue_arn: provisioned.queue_arn,
             dlq_url: provisioned.dead_letter_queue_url,
+            batch_queue_url: provisioned.batch_queue_url,
+            batch_queue_arn: provisioned.batch_queue_arn,
+            batch_dlq_url: provisioned.batch_dead_letter_queue_url,
+            continuation_queue_url: provisioned.continuation_queue_url,
+            continuation_queue_arn: provisioned.continuation_queue_arn,
+            continuation_dlq_url: provisioned.continuation_dead_letter_queue_url,
             table: provisioned.table,
             webhook_secret_id: provisioned.webhook_secret_id,
             ghl_secret_id: provisioned.ghl_secret_id,
@@ -218,6 +239,28 @@ impl Deployment {
         }
     }
 
+    /// The daily batch's settings as its binary would read them for this deployment (the worker's
+    /// GHL, mapping and LMS settings, always background, and its two queues).
+    pub fn batch_settings(&self, ghl_base_url: &str, mapping: &str) -> BatchSettings {
+        let mut api = self.worker_settings(ghl_base_url, mapping, vec![self.ghl_secret_id.clone()]);
+        // As `BatchSettings::from_env`: it parks nothing, and never crowds out realtime traffic.
+        api.dead_letter_queue_url = "-".to_owned();
+        api.background = true;
+        BatchSettings {
+            api,
+            batch_queue_url: self.batch_queue_url.clone(),
+            continuation_queue_url: self.continuation_queue_url.clone(),
+        }
+    }
+
+    /// The daily batch built from `settings`, as its binary builds it (with `tuning` instead of
+    /// the defaults: small pages, say).
+    pub async fn batch_runner(&self, settings: &BatchSettings, tuning: BatchTuning) -> BatchRunner {
+        app::daily_batch(settings, &self.sdk, tuning)
+            .await
+            .unwrap_or_else(|e| panic!("daily batch: {e}"))
+    }
+
     /// The worker built from `settings`, as its binary builds it.
     pub async fn worker_with_settings(&self, settings: WorkerSettings) -> SyncWorker {
         app::sync_worker(&settings, &self.sdk)
@@ -264,7 +307,8 @@ impl Deployment {
             .unwrap_or_else(|e| panic!("entity map: {e}"))
     }
 
-    /// Receives what is visible on a queue now, as Lambda's SQS event source would hand it over.
+    /// Receives what is visible on a queue now (any of the deployment's), as Lambda's SQS event
+    /// source would hand it over.
     pub async fn receive(&self, queue_url: &str) -> Vec<SqsMessage> {
         let output = devkit::sqs::receive(&self.sqs, queue_url)
             .wait_time_seconds(0)
@@ -272,11 +316,18 @@ impl Deployment {
             .await
             .unwrap_or_else(|e| panic!("receive: {e:?}"));
         let region = self.sdk.region().map_or("us-east-1", |r| r.as_ref());
+        let arn = if queue_url == self.batch_queue_url {
+            &self.batch_queue_arn
+        } else if queue_url == self.continuation_queue_url {
+            &self.continuation_queue_arn
+        } else {
+            &self.queue_arn
+        };
         output
             .messages
             .unwrap_or_default()
             .into_iter()
-            .map(|m| devkit::sqs::lambda_record(m, &self.queue_arn, region))
+            .map(|m| devkit::sqs::lambda_record(m, arn, region))
             .collect()
     }
 
@@ -324,6 +375,16 @@ impl Deployment {
             ("GHL_BASE_URL", ghl_base_url.to_owned()),
             ("GHL_TIMEOUT_SECS", "5".to_owned()),
         ]
+    }
+
+    /// The environment a daily-batch process needs: the worker's without its DLQ, and the batch's
+    /// two queues.
+    pub fn batch_env(&self, ghl_base_url: &str) -> Vec<(&'static str, String)> {
+        let mut env = self.worker_env(ghl_base_url);
+        env.retain(|(name, _)| *name != "DEAD_LETTER_QUEUE_URL");
+        env.push(("BATCH_QUEUE_URL", self.batch_queue_url.clone()));
+        env.push(("CONTINUATION_QUEUE_URL", self.continuation_queue_url.clone()));
+        env
     }
 
     pub async fn visible_messages(&self, queue_url: &str) -> usize {

@@ -5,6 +5,7 @@
 //! API Gateway events, `lms_ghl` parses the webhook secret and signs, `aws_lambda_events` types
 //! every event. A change to the key schema or the signature format is then one edit.
 
+mod batch;
 mod ghl_contact;
 mod lambda;
 mod make_events;
@@ -31,13 +32,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the realtime queue + DLQ, the table, both secrets and the local mapping's LMS
-    /// secrets on moto; print the functions'
-    /// environment as KEY=VALUE lines.
+    /// Create the realtime, batch and continuation queues (each with a DLQ), the table, both
+    /// secrets and the local mapping's LMS secrets on moto; print the functions' environment as
+    /// KEY=VALUE lines.
     Provision,
-    /// Poll the realtime queue, invoke sync-worker with real SQS events, delete what it reports
-    /// done (until stopped).
+    /// Poll the realtime and batch queues for sync-worker and the continuation queue for
+    /// daily-batch, invoke them with real SQS events, delete what they report done (until
+    /// stopped).
     Forward,
+    /// Invoke daily-batch with one job, as its schedule would, and print the report; fails when
+    /// the invocation does.
+    Batch {
+        #[arg(long, value_enum)]
+        job: batch::Job,
+        /// A [targets.<name>] of the mapping (config/local/mapping.toml: academy, talent, handbook).
+        #[arg(long)]
+        target: String,
+        /// Work out what the run would queue, writing nothing.
+        #[arg(long)]
+        plan: bool,
+        /// A poll from this time (RFC 3339) instead of the job's cursor.
+        #[arg(long, value_parser = batch::parse_since)]
+        since: Option<time::OffsetDateTime>,
+    },
     /// Send every sample under events/ to the function its directory names (generic ones
     /// re-signed now).
     Replay {
@@ -85,6 +102,20 @@ async fn run(command: Command) -> Result<bool> {
     match command {
         Command::Provision => provision::run(&aws().await?).await?,
         Command::Forward => queue::forward(&aws().await?, &lambda::Lambda::from_env()?).await?,
+        Command::Batch {
+            job,
+            target,
+            plan,
+            since,
+        } => {
+            let invocation = batch::Invocation {
+                job,
+                target,
+                plan,
+                since,
+            };
+            batch::run(&lambda::Lambda::from_env()?, invocation).await?
+        }
         Command::Replay { expect } => return replay::replay(&lambda::Lambda::from_env()?, expect).await,
         Command::Tampered => return replay::tampered(&lambda::Lambda::from_env()?).await,
         Command::Parked => queue::parked(&aws().await?).await?,

@@ -13,7 +13,11 @@ pub async fn run(sdk: &aws_config::SdkConfig) -> Result<()> {
     let resources = devkit::Resources {
         queue: format!("{prefix}-realtime"),
         dead_letter_queue: format!("{prefix}-dlq"),
-        // Short, so that a message the forwarder handed to a worker that died comes back quickly.
+        batch_queue: format!("{prefix}-batch"),
+        batch_dead_letter_queue: format!("{prefix}-batch-dlq"),
+        continuation_queue: format!("{prefix}-continuation"),
+        continuation_dead_letter_queue: format!("{prefix}-continuation-dlq"),
+        // Short, so that a message the forwarder handed to a function that died comes back quickly.
         visibility_timeout_secs: Some(5),
         max_receive_count: 3,
         table: format!("{prefix}-sync"),
@@ -28,6 +32,16 @@ pub async fn run(sdk: &aws_config::SdkConfig) -> Result<()> {
         .await?;
     println!("QUEUE_URL={}", provisioned.queue_url);
     println!("DEAD_LETTER_QUEUE_URL={}", provisioned.dead_letter_queue_url);
+    println!("BATCH_QUEUE_URL={}", provisioned.batch_queue_url);
+    println!(
+        "BATCH_DEAD_LETTER_QUEUE_URL={}",
+        provisioned.batch_dead_letter_queue_url
+    );
+    println!("CONTINUATION_QUEUE_URL={}", provisioned.continuation_queue_url);
+    println!(
+        "CONTINUATION_DEAD_LETTER_QUEUE_URL={}",
+        provisioned.continuation_dead_letter_queue_url
+    );
     println!("TABLE_NAME={}", provisioned.table);
     println!("WEBHOOK_SECRET_ID={}", provisioned.webhook_secret_id);
     println!("GHL_SECRET_ID={}", provisioned.ghl_secret_id);

@@ -1,5 +1,5 @@
-//! `xtask forward` and `xtask parked`: what Lambda's SQS event source does for sync-worker, and a
-//! look at what it parked.
+//! `xtask forward` and `xtask parked`: what Lambda's SQS event sources do for sync-worker and
+//! daily-batch, and a look at what was parked.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -10,18 +10,70 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 
 use crate::lambda::Lambda;
 
-/// Runs until stopped. Neither an unreachable function (cargo lambda watch rebuilding) nor an
-/// SQS hiccup ends it: the messages stay on the queue and come back after the visibility timeout.
+/// One of the event sources of `infra/template.yaml`: a queue and the function it invokes.
+struct Source {
+    /// The queue's name in the log lines, `[forward] <name> <message id>: done` (`scripts/run`
+    /// counts them per queue).
+    name: &'static str,
+    /// The variable `xtask provision` prints its URL as.
+    url_variable: &'static str,
+    function: &'static str,
+    /// Messages per invocation at most (the event source's `BatchSize`).
+    batch_size: i32,
+}
+
+/// The realtime queue and the batch queue feed sync-worker (in AWS the batch queue feeds a second
+/// function of the same code with a background budget; `cargo lambda watch` gives every function
+/// one environment, so here both are the one sync-worker); daily-batch reads its continuations
+/// one at a time.
+const REALTIME: Source = Source {
+    name: "realtime",
+    url_variable: "QUEUE_URL",
+    function: "sync-worker",
+    batch_size: 10,
+};
+const BATCH: Source = Source {
+    name: "batch",
+    url_variable: "BATCH_QUEUE_URL",
+    function: "sync-worker",
+    batch_size: 10,
+};
+const CONTINUATION: Source = Source {
+    name: "continuation",
+    url_variable: "CONTINUATION_QUEUE_URL",
+    function: "daily-batch",
+    batch_size: 1,
+};
+
+/// Runs until stopped, one loop per queue, side by side. Neither an unreachable function (cargo
+/// lambda watch rebuilding) nor an SQS hiccup ends it: the messages stay on their queue and come
+/// back after the visibility timeout.
 pub async fn forward(sdk: &aws_config::SdkConfig, lambda: &Lambda) -> Result<()> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let queue_url = crate::env_var("QUEUE_URL")?;
-    let queue_arn = devkit::sqs::queue_arn(&sqs, &queue_url).await?;
     let region = sdk
         .region()
         .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
-    println!("[forward] polling the realtime queue for sync-worker");
+    tokio::try_join!(
+        forward_queue(&sqs, lambda, &region, &REALTIME),
+        forward_queue(&sqs, lambda, &region, &BATCH),
+        forward_queue(&sqs, lambda, &region, &CONTINUATION),
+    )?;
+    Ok(())
+}
+
+async fn forward_queue(
+    sqs: &aws_sdk_sqs::Client,
+    lambda: &Lambda,
+    region: &str,
+    source: &Source,
+) -> Result<()> {
+    let queue = source.name;
+    let queue_url = crate::env_var(source.url_variable)?;
+    let queue_arn = devkit::sqs::queue_arn(sqs, &queue_url).await?;
+    println!("[forward] polling the {queue} queue for {}", source.function);
     loop {
-        let received = devkit::sqs::receive(&sqs, &queue_url)
+        let received = devkit::sqs::receive(sqs, &queue_url)
+            .max_number_of_messages(source.batch_size)
             .wait_time_seconds(1)
             .send()
             .await;
@@ -29,7 +81,7 @@ pub async fn forward(sdk: &aws_config::SdkConfig, lambda: &Lambda) -> Result<()>
             Ok(output) => output.messages.unwrap_or_default(),
             Err(err) => {
                 println!(
-                    "[forward] receiving failed ({}); retrying",
+                    "[forward] {queue}: receiving failed ({}); retrying",
                     DisplayErrorContext(&err)
                 );
                 tokio::time::sleep(Duration::from_secs(2)).await;
@@ -42,12 +94,12 @@ pub async fn forward(sdk: &aws_config::SdkConfig, lambda: &Lambda) -> Result<()>
         let mut event = SqsEvent::default();
         event.records = messages
             .into_iter()
-            .map(|m| devkit::sqs::lambda_record(m, &queue_arn, &region))
+            .map(|m| devkit::sqs::lambda_record(m, &queue_arn, region))
             .collect();
-        let response: SqsBatchResponse = match lambda.invoke("sync-worker", &event).await {
+        let response: SqsBatchResponse = match lambda.invoke(source.function, &event).await {
             Ok(response) => response,
             Err(err) => {
-                println!("[forward] {err:#}; the messages stay on the queue");
+                println!("[forward] {queue}: {err:#}; the messages stay on the queue");
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }
@@ -60,11 +112,11 @@ pub async fn forward(sdk: &aws_config::SdkConfig, lambda: &Lambda) -> Result<()>
         for record in &event.records {
             let id = record.message_id.as_deref().unwrap_or("(no id)");
             if failed.contains(id) {
-                println!("[forward] {id}: failed, SQS will redeliver");
+                println!("[forward] {queue} {id}: failed, SQS will redeliver");
                 continue;
             }
             let Some(receipt) = record.receipt_handle.as_deref() else {
-                println!("[forward] {id}: no receipt handle, cannot delete it");
+                println!("[forward] {queue} {id}: no receipt handle, cannot delete it");
                 continue;
             };
             match sqs
@@ -74,42 +126,57 @@ pub async fn forward(sdk: &aws_config::SdkConfig, lambda: &Lambda) -> Result<()>
                 .send()
                 .await
             {
-                Ok(_) => println!("[forward] {id}: done"),
-                Err(err) => println!("[forward] {id}: deleting failed ({})", DisplayErrorContext(&err)),
+                Ok(_) => println!("[forward] {queue} {id}: done"),
+                Err(err) => println!(
+                    "[forward] {queue} {id}: deleting failed ({})",
+                    DisplayErrorContext(&err)
+                ),
             }
         }
     }
 }
 
-/// Prints the number of parked messages on stdout (`scripts/run` compares it with 0) and each
-/// one's reason on stderr. Peeks without hiding them, so a later look sees them again.
+/// The dead-letter queues `parked` looks at, by the variables `xtask provision` prints.
+const DEAD_LETTER_QUEUES: &[(&str, &str)] = &[
+    ("realtime", "DEAD_LETTER_QUEUE_URL"),
+    ("batch", "BATCH_DEAD_LETTER_QUEUE_URL"),
+    ("continuation", "CONTINUATION_DEAD_LETTER_QUEUE_URL"),
+];
+
+/// Prints the number of parked messages on every dead-letter queue on stdout (`scripts/run`
+/// compares it with 0) and each one's queue and reason on stderr. Peeks without hiding them, so
+/// a later look sees them again.
 pub async fn parked(sdk: &aws_config::SdkConfig) -> Result<()> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let url = crate::env_var("DEAD_LETTER_QUEUE_URL")?;
-    let output = devkit::sqs::receive(&sqs, &url)
-        .wait_time_seconds(0)
-        .visibility_timeout(0)
-        .send()
-        .await
-        .map_err(|err| anyhow::anyhow!("receiving from {url}: {}", DisplayErrorContext(&err)))?;
-    let messages = output.messages.unwrap_or_default();
-    for message in &messages {
-        let attribute = |name: &str| {
-            message
-                .message_attributes
-                .as_ref()
-                .and_then(|a| a.get(name))
-                .and_then(|v| v.string_value.as_deref())
-                .unwrap_or("-")
-                .to_owned()
-        };
-        eprintln!(
-            "[parked] {}: {}: {}",
-            message.message_id.as_deref().unwrap_or("(no id)"),
-            attribute("error_reason"),
-            attribute("error_detail")
-        );
+    let mut total = 0;
+    for (queue, variable) in DEAD_LETTER_QUEUES {
+        let url = crate::env_var(variable)?;
+        let output = devkit::sqs::receive(&sqs, &url)
+            .wait_time_seconds(0)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|err| anyhow::anyhow!("receiving from {url}: {}", DisplayErrorContext(&err)))?;
+        let messages = output.messages.unwrap_or_default();
+        for message in &messages {
+            let attribute = |name: &str| {
+                message
+                    .message_attributes
+                    .as_ref()
+                    .and_then(|a| a.get(name))
+                    .and_then(|v| v.string_value.as_deref())
+                    .unwrap_or("-")
+                    .to_owned()
+            };
+            eprintln!(
+                "[parked] {queue} {}: {}: {}",
+                message.message_id.as_deref().unwrap_or("(no id)"),
+                attribute("error_reason"),
+                attribute("error_detail")
+            );
+        }
+        total += messages.len();
     }
-    println!("{}", messages.len());
+    println!("{total}");
     Ok(())
 }

@@ -26,6 +26,11 @@ impl Expect {
     }
 }
 
+/// Directories under `events/` whose samples are not webhook deliveries: daily-batch's are its
+/// scheduled inputs (`BatchRequest`s), sent with `xtask batch` or `cargo lambda invoke
+/// daily-batch --data-file …`, never replayed. (`scripts/run` leaves them out of its count too.)
+pub const NOT_WEBHOOKS: &[&str] = &["daily-batch"];
+
 /// One file under `events/<function>/`: its directory names the function it is for.
 struct Sample {
     function: String,
@@ -67,7 +72,12 @@ fn samples(function: Option<&str>) -> Result<Vec<Sample>> {
     let events = crate::root().join("events");
     let mut functions = match function {
         Some(function) => vec![function.to_owned()],
-        None => sorted_entries(&events, |path| path.is_dir())?,
+        None => sorted_entries(&events, |path| {
+            path.is_dir()
+                && path
+                    .file_name()
+                    .is_none_or(|name| !NOT_WEBHOOKS.iter().any(|n| name == *n))
+        })?,
     };
     functions.sort();
     let mut samples = Vec::new();

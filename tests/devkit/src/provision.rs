@@ -1,6 +1,7 @@
-//! One deployment's AWS resources, as `infra/template.yaml` wires them: the realtime queue with
-//! its dead-letter queue (redrive after `max_receive_count` receives), the table (key `pk`, TTL on
-//! `expiration`) and the two secrets.
+//! One deployment's AWS resources, as `infra/template.yaml` wires them: the realtime queue, the
+//! daily batch's queue of changes and its continuation queue, each with its dead-letter queue
+//! (redrive after `max_receive_count` receives), the table (key `pk`, TTL on `expiration`) and the
+//! two secrets.
 
 use anyhow::{Context, Result};
 use aws_sdk_dynamodb::types::{
@@ -14,8 +15,16 @@ use secrecy::{ExposeSecret, SecretString};
 pub struct Resources {
     pub queue: String,
     pub dead_letter_queue: String,
-    /// SQS's default (30 s) when `None`.
+    /// The daily batch's changes for the (background) worker, and their dead-letter queue.
+    pub batch_queue: String,
+    pub batch_dead_letter_queue: String,
+    /// Where a daily-batch run that outlasts its invocation hands itself on, and its dead-letter
+    /// queue.
+    pub continuation_queue: String,
+    pub continuation_dead_letter_queue: String,
+    /// Every queue's; SQS's default (30 s) when `None`.
     pub visibility_timeout_secs: Option<u32>,
+    /// Every queue's redrive policy's.
     pub max_receive_count: u32,
     pub table: String,
     pub webhook_secret_id: String,
@@ -30,6 +39,12 @@ pub struct Provisioned {
     pub queue_url: String,
     pub queue_arn: String,
     pub dead_letter_queue_url: String,
+    pub batch_queue_url: String,
+    pub batch_queue_arn: String,
+    pub batch_dead_letter_queue_url: String,
+    pub continuation_queue_url: String,
+    pub continuation_queue_arn: String,
+    pub continuation_dead_letter_queue_url: String,
     pub table: String,
     pub webhook_secret_id: String,
     pub ghl_secret_id: String,
@@ -38,18 +53,19 @@ pub struct Provisioned {
 impl Resources {
     pub async fn provision(&self, sdk: &aws_config::SdkConfig) -> Result<Provisioned> {
         let sqs = aws_sdk_sqs::Client::new(sdk);
-        let dead_letter_queue_url = create_queue(&sqs, &self.dead_letter_queue, Vec::new()).await?;
-        let dead_letter_queue_arn = crate::sqs::queue_arn(&sqs, &dead_letter_queue_url).await?;
-        let redrive = serde_json::json!({
-            "deadLetterTargetArn": dead_letter_queue_arn,
-            "maxReceiveCount": self.max_receive_count.to_string(),
-        });
-        let mut attributes = vec![(QueueAttributeName::RedrivePolicy, redrive.to_string())];
-        if let Some(secs) = self.visibility_timeout_secs {
-            attributes.push((QueueAttributeName::VisibilityTimeout, secs.to_string()));
-        }
-        let queue_url = create_queue(&sqs, &self.queue, attributes).await?;
-        let queue_arn = crate::sqs::queue_arn(&sqs, &queue_url).await?;
+        let realtime = self
+            .queue_with_dead_letters(&sqs, &self.queue, &self.dead_letter_queue)
+            .await?;
+        let batch = self
+            .queue_with_dead_letters(&sqs, &self.batch_queue, &self.batch_dead_letter_queue)
+            .await?;
+        let continuation = self
+            .queue_with_dead_letters(
+                &sqs,
+                &self.continuation_queue,
+                &self.continuation_dead_letter_queue,
+            )
+            .await?;
 
         create_table(&aws_sdk_dynamodb::Client::new(sdk), &self.table).await?;
 
@@ -62,14 +78,53 @@ impl Resources {
         )
         .await?;
         Ok(Provisioned {
-            queue_url,
-            queue_arn,
-            dead_letter_queue_url,
+            queue_url: realtime.url,
+            queue_arn: realtime.arn,
+            dead_letter_queue_url: realtime.dead_letter_url,
+            batch_queue_url: batch.url,
+            batch_queue_arn: batch.arn,
+            batch_dead_letter_queue_url: batch.dead_letter_url,
+            continuation_queue_url: continuation.url,
+            continuation_queue_arn: continuation.arn,
+            continuation_dead_letter_queue_url: continuation.dead_letter_url,
             table: self.table.clone(),
             webhook_secret_id: self.webhook_secret_id.clone(),
             ghl_secret_id: self.ghl_secret_id.clone(),
         })
     }
+
+    /// A queue `name` whose messages move to a new queue `dead_letter` after
+    /// `max_receive_count` receives.
+    async fn queue_with_dead_letters(
+        &self,
+        sqs: &aws_sdk_sqs::Client,
+        name: &str,
+        dead_letter: &str,
+    ) -> Result<CreatedQueue> {
+        let dead_letter_url = create_queue(sqs, dead_letter, Vec::new()).await?;
+        let dead_letter_arn = crate::sqs::queue_arn(sqs, &dead_letter_url).await?;
+        let redrive = serde_json::json!({
+            "deadLetterTargetArn": dead_letter_arn,
+            "maxReceiveCount": self.max_receive_count.to_string(),
+        });
+        let mut attributes = vec![(QueueAttributeName::RedrivePolicy, redrive.to_string())];
+        if let Some(secs) = self.visibility_timeout_secs {
+            attributes.push((QueueAttributeName::VisibilityTimeout, secs.to_string()));
+        }
+        let url = create_queue(sqs, name, attributes).await?;
+        let arn = crate::sqs::queue_arn(sqs, &url).await?;
+        Ok(CreatedQueue {
+            url,
+            arn,
+            dead_letter_url,
+        })
+    }
+}
+
+struct CreatedQueue {
+    url: String,
+    arn: String,
+    dead_letter_url: String,
 }
 
 /// Creates each secret (id, value) in Secrets Manager: the deployment's own two, and any others
