@@ -243,6 +243,44 @@ pub async fn daily_batch(
     })
 }
 
+/// The client of one LMS account: its platform's, over the shared HTTP client, reading its
+/// credentials from `secret` (source, id, cache time) and waiting on the budget `budget` gives
+/// for the platform. The one way to build one, for the functions and the dev tooling.
+pub fn lms_account(
+    platform: Platform,
+    config: &LmsConfig,
+    http: reqwest::Client,
+    (source, secret_id, ttl): (Arc<dyn SecretSource>, &str, std::time::Duration),
+    budget: &mut dyn FnMut(&'static str, BudgetConfig) -> Arc<dyn RateBudget>,
+) -> Result<Arc<dyn LmsAccount>, StartupError> {
+    Ok(match platform {
+        Platform::Skilljar => Arc::new(SkilljarClient::new(
+            config,
+            http,
+            CachedSecret::new(source, secret_id, ttl),
+            budget("skilljar", lms::skilljar::budget_config()),
+        )?),
+        Platform::Talentlms => Arc::new(TalentLmsClient::new(
+            config,
+            http,
+            CachedSecret::new(source, secret_id, ttl),
+            budget("talentlms", lms::talentlms::budget_config()),
+        )?),
+        Platform::Trainual => Arc::new(TrainualClient::new(
+            config,
+            http,
+            CachedSecret::new(source, secret_id, ttl),
+            budget("trainual", lms::trainual::budget_config()),
+        )?),
+        Platform::Outbound => {
+            return Err(StartupError::Lms(LmsConfigError {
+                platform: "outbound",
+                problem: "an outbound destination is not an LMS account".into(),
+            }));
+        }
+    })
+}
+
 /// One client per `[targets.<name>]`, over the one HTTP client, each platform's rate budget (a
 /// schedule per account) and the target's secret. Secrets are read on first use, so a target
 /// whose secret is missing fails only its own events, naming the secret.
@@ -270,42 +308,24 @@ fn lms_targets(
             base_url: settings.lms_base_urls.get(platform.as_str()).cloned(),
             retry: RetryPolicy::default(),
         };
-        let account: Arc<dyn LmsAccount> = match platform {
-            Platform::Skilljar => Arc::new(SkilljarClient::new(
-                &config,
-                http.clone(),
-                CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
-                budget("skilljar", lms::skilljar::budget_config()),
-            )?),
-            Platform::Talentlms => Arc::new(TalentLmsClient::new(
-                &config,
-                http.clone(),
-                CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
-                budget("talentlms", lms::talentlms::budget_config()),
-            )?),
-            Platform::Trainual => Arc::new(TrainualClient::new(
-                &config,
-                http.clone(),
-                CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
-                budget("trainual", lms::trainual::budget_config()),
-            )?),
-            Platform::Outbound => {
-                let outbound = OutboundConfig {
-                    retry: RetryPolicy::default(),
-                };
-                destinations.insert(
+        if platform == Platform::Outbound {
+            let outbound = OutboundConfig {
+                retry: RetryPolicy::default(),
+            };
+            destinations.insert(
+                name.clone(),
+                OutboundDestination::new(
                     name.clone(),
-                    OutboundDestination::new(
-                        name.clone(),
-                        &outbound,
-                        http.clone(),
-                        CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
-                        budget("outbound", lms::outbound::budget_config()),
-                    ),
-                );
-                continue;
-            }
-        };
+                    &outbound,
+                    http.clone(),
+                    CachedSecret::new(Arc::clone(secrets), &target.secret_id, ttl),
+                    budget("outbound", lms::outbound::budget_config()),
+                ),
+            );
+            continue;
+        }
+        let secret = (Arc::clone(secrets), target.secret_id.as_str(), ttl);
+        let account = lms_account(platform, &config, http.clone(), secret, &mut budget)?;
         accounts.insert(name.clone(), account);
     }
     Ok((accounts, destinations))

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use ghl_sandbox::{ContactSeed, DEFAULT_LOCATION_ID, Sandbox, SandboxConfig};
 use lms_ghl::batch::{BatchRunner, BatchTuning};
-use lms_ghl::config::BatchSettings;
+use lms_ghl::config::{BatchSettings, WorkerSettings};
 use lms_ghl::domain::{Email, SourcePlatform};
 use lms_ghl::ports::{ContactLink, EntityMap, LearnerMirror};
 use lms_ghl::worker::{Message, RecordOutcome, SyncWorker};
@@ -53,20 +53,6 @@ qualify = {{ tag = "talent" }}
     )
 }
 
-async fn queue(deployment: &Deployment, name: &str) -> String {
-    deployment
-        .sqs
-        .create_queue()
-        .queue_name(format!("{}-{name}", deployment.table))
-        // Long enough that nothing comes back while a test drains the queue.
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "600")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create queue: {e:?}"))
-        .queue_url
-        .unwrap_or_default()
-}
-
 /// A deployment with the default GHL sandbox.
 pub async fn batch() -> Batch {
     batch_with(SandboxConfig::default()).await
@@ -97,25 +83,22 @@ pub async fn batch_with(ghl_config: SandboxConfig) -> Batch {
         .await;
     let mapping_file = std::env::temp_dir().join(format!("{suffix}-batch-mapping.toml"));
     std::fs::write(&mapping_file, mapping(&suffix)).unwrap_or_else(|e| panic!("{e}"));
-    let mut api = deployment.worker_settings(
-        &ghl.url(),
-        "config/mapping.toml",
-        vec![deployment.ghl_secret_id.clone()],
-    );
-    api.mapping_file = Some(mapping_file);
-    api.lms_base_urls = [
+    let mut settings = deployment.batch_settings(&ghl.url(), "config/mapping.toml");
+    settings.api.mapping_file = Some(mapping_file);
+    settings.api.lms_base_urls = [
         ("talentlms", lms.base_url(Platform::TalentLms)),
         ("trainual", lms.base_url(Platform::Trainual)),
     ]
     .into_iter()
     .collect();
-    let worker = deployment.worker_with_settings(api.clone()).await;
-    api.background = true;
-    let settings = BatchSettings {
-        api,
-        batch_queue_url: queue(&deployment, "batch").await,
-        continuation_queue_url: queue(&deployment, "continue").await,
-    };
+    // The worker as its binary builds it from the same settings (realtime budget, its DLQ).
+    let worker = deployment
+        .worker_with_settings(WorkerSettings {
+            dead_letter_queue_url: deployment.dlq_url.clone(),
+            background: false,
+            ..settings.api.clone()
+        })
+        .await;
     Batch {
         deployment,
         ghl,
@@ -127,9 +110,7 @@ pub async fn batch_with(ghl_config: SandboxConfig) -> Batch {
 
 impl Batch {
     pub async fn runner(&self, tuning: BatchTuning) -> BatchRunner {
-        lms_ghl::app::daily_batch(&self.settings, &self.deployment.sdk, tuning)
-            .await
-            .unwrap_or_else(|e| panic!("daily-batch: {e}"))
+        self.deployment.batch_runner(&self.settings, tuning).await
     }
 
     /// Every message on `queue_url`, deleted as it is read.

@@ -8,6 +8,7 @@
 mod batch;
 mod ghl_contact;
 mod lambda;
+mod lms_learner;
 mod make_events;
 mod provision;
 mod queue;
@@ -71,16 +72,32 @@ enum Command {
     /// Create a contact in GHL (GHL_BASE_URL, the local run's token), then tag it: the start of
     /// GHL → LMS when GHL's webhooks reach ghl-events.
     GhlContact {
-        #[arg(long)]
-        email: String,
-        #[arg(long = "first")]
-        first_name: Option<String>,
-        #[arg(long = "last")]
-        last_name: Option<String>,
+        #[command(flatten)]
+        person: Person,
         /// Tags added after the contact is created, comma-separated.
         #[arg(long, value_delimiter = ',')]
         tags: Vec<String>,
     },
+    /// Create a learner directly in one of the local mapping's LMS accounts (the LMS sandbox at
+    /// SKILLJAR_/TALENTLMS_/TRAINUAL_BASE_URL): a sign-up only the daily batch's poll brings to GHL.
+    LmsLearner {
+        /// The `[targets.<name>]` of config/local/mapping.toml (`talent`, `handbook`, `academy`).
+        #[arg(long)]
+        target: String,
+        #[command(flatten)]
+        person: Person,
+    },
+}
+
+/// Who a contact or a learner is.
+#[derive(clap::Args)]
+struct Person {
+    #[arg(long)]
+    email: String,
+    #[arg(long = "first")]
+    first_name: Option<String>,
+    #[arg(long = "last")]
+    last_name: Option<String>,
 }
 
 #[tokio::main]
@@ -120,16 +137,20 @@ async fn run(command: Command) -> Result<bool> {
         Command::Tampered => return replay::tampered(&lambda::Lambda::from_env()?).await,
         Command::Parked => queue::parked(&aws().await?).await?,
         Command::MakeEvents => make_events::run()?,
-        Command::GhlContact {
-            email,
-            first_name,
-            last_name,
-            tags,
-        } => {
+        Command::LmsLearner { target, person } => {
+            lms_learner::run(lms_learner::NewLearner {
+                target,
+                email: person.email,
+                first_name: person.first_name,
+                last_name: person.last_name,
+            })
+            .await?
+        }
+        Command::GhlContact { person, tags } => {
             ghl_contact::run(ghl_contact::NewContact {
-                email,
-                first_name,
-                last_name,
+                email: person.email,
+                first_name: person.first_name,
+                last_name: person.last_name,
                 tags,
             })
             .await?
