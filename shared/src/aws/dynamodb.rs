@@ -240,16 +240,7 @@ impl EntityMap for DynamoTable {
             let Some(contact_id) = get_s(&item, PK).and_then(|k| by_key.get(&k).copied()) else {
                 continue;
             };
-            let doc = versioned(&item);
-            let mirror: LearnerMirror = serde_json::from_str(&doc.body)
-                .map_err(|e| PortError::new("entity map", format!("unreadable mirror: {e}")))?;
-            found.insert(
-                contact_id.to_owned(),
-                LearnerMirror {
-                    version: doc.version,
-                    ..mirror
-                },
-            );
+            found.insert(contact_id.to_owned(), mirror_of(&versioned(&item))?);
         }
         Ok(found)
     }
@@ -264,18 +255,7 @@ impl EntityMap for DynamoTable {
             .send()
             .await
             .map_err(|e| PortError::new("entity map", describe(&e)))?;
-        let Some(item) = output.item() else {
-            return Ok(None);
-        };
-        let state = get_s(item, "state").unwrap_or_default();
-        let mirror: LearnerMirror = serde_json::from_str(&state)
-            .map_err(|e| PortError::new("entity map", format!("unreadable mirror: {e}")))?;
-        Ok(Some(LearnerMirror {
-            version: get_n(item, "version")
-                .and_then(|v| u64::try_from(v).ok())
-                .unwrap_or(0),
-            ..mirror
-        }))
+        output.item().map(|item| mirror_of(&versioned(item))).transpose()
     }
 
     async fn put_mirror(
@@ -286,16 +266,42 @@ impl EntityMap for DynamoTable {
     ) -> Result<bool, PortError> {
         let state = serde_json::to_string(mirror)
             .map_err(|e| PortError::new("entity map", format!("mirror not serialisable: {e}")))?;
-        let expected = i64::try_from(mirror.version).unwrap_or(i64::MAX);
+        self.put_versioned(
+            "entity map",
+            &keys::mirror(target, contact_id),
+            &state,
+            mirror.version,
+            None,
+        )
+        .await
+    }
+}
+
+impl DynamoTable {
+    /// Stores `body` under `key` as version `read + 1` if the stored version is still `read` (0:
+    /// none stored): the optimistic write of mirrors and batch documents. `false` when another
+    /// writer got there first.
+    async fn put_versioned(
+        &self,
+        port: &'static str,
+        key: &str,
+        body: &str,
+        read: u64,
+        expires_at: Option<i64>,
+    ) -> Result<bool, PortError> {
+        let expected = i64::try_from(read).unwrap_or(i64::MAX);
         let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item(PK, s(&keys::mirror(target, contact_id)))
-            .item("state", s(&state))
+            .item(PK, s(key))
+            .item("state", s(body))
             .item("version", n(expected + 1))
             .item("updated_at", n(OffsetDateTime::now_utc().unix_timestamp()));
-        put = if mirror.version == 0 {
+        if let Some(at) = expires_at {
+            put = put.item("expiration", n(at));
+        }
+        put = if read == 0 {
             put.condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", PK)
         } else {
@@ -310,12 +316,10 @@ impl EntityMap for DynamoTable {
             {
                 Ok(false)
             }
-            Err(e) => Err(PortError::new("entity map", describe(&e))),
+            Err(e) => Err(PortError::new(port, describe(&e))),
         }
     }
-}
 
-impl DynamoTable {
     /// `BatchGetItem` in chunks of 100 keys (its limit), retrying what DynamoDB leaves
     /// unprocessed; consistent reads, as single reads are.
     async fn batch_get(
@@ -403,36 +407,18 @@ impl Documents for DynamoTable {
         read: u64,
         expires_at: Option<i64>,
     ) -> Result<bool, PortError> {
-        let expected = i64::try_from(read).unwrap_or(i64::MAX);
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(key))
-            .item("state", s(body))
-            .item("version", n(expected + 1))
-            .item("updated_at", n(OffsetDateTime::now_utc().unix_timestamp()));
-        if let Some(at) = expires_at {
-            put = put.item("expiration", n(at));
-        }
-        put = if read == 0 {
-            put.condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-        } else {
-            put.condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", n(expected))
-        };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(PortError::new("documents", describe(&e))),
-        }
+        self.put_versioned("documents", key, body, read, expires_at).await
     }
+}
+
+/// A mirror as stored, with the version it was read at.
+fn mirror_of(doc: &Versioned) -> Result<LearnerMirror, PortError> {
+    let mirror: LearnerMirror = serde_json::from_str(&doc.body)
+        .map_err(|e| PortError::new("entity map", format!("unreadable mirror: {e}")))?;
+    Ok(LearnerMirror {
+        version: doc.version,
+        ..mirror
+    })
 }
 
 fn versioned(item: &HashMap<String, AttributeValue>) -> Versioned {
