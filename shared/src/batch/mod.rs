@@ -270,7 +270,7 @@ impl BatchRunner {
         state.summary.add_calls(self.calls.take());
         state.summary.cursor = state.phase.cursor();
         if let Err(e) = result {
-            state.summary.errors.push(e.to_string());
+            state.summary.record_error(e.to_string());
             // Saved so that the next trigger resumes at this page, with the error on record.
             self.save(&state_key, &state, &mut version).await?;
             log_summary(&state.summary, "stopped by an error; the next trigger resumes it");

@@ -124,6 +124,16 @@ impl RunSummary {
         self.changes.values().sum()
     }
 
+    /// Keeps the latest errors only: a run failing on every trigger for weeks must not outgrow
+    /// its DynamoDB item (400 KB).
+    pub(super) fn record_error(&mut self, error: String) {
+        const KEPT: usize = 20;
+        if self.errors.len() >= KEPT {
+            self.errors.drain(..=self.errors.len() - KEPT);
+        }
+        self.errors.push(error);
+    }
+
     pub(super) fn count_change(&mut self, kind: &str) {
         *self.changes.entry(kind.to_owned()).or_default() += 1;
     }

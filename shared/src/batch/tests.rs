@@ -80,3 +80,20 @@ fn a_run_starts_where_its_job_begins_and_reports_its_cursor() {
     let text = serde_json::to_string(&resumed).unwrap_or_default();
     assert_eq!(serde_json::from_str::<Phase>(&text).ok(), Some(resumed));
 }
+
+#[test]
+fn a_summary_keeps_the_latest_twenty_errors() {
+    let mut summary = RunSummary::new(
+        "r".into(),
+        "poll:t".into(),
+        "t".into(),
+        Mode::Run,
+        time::OffsetDateTime::UNIX_EPOCH,
+    );
+    for i in 0..50 {
+        summary.record_error(format!("error {i}"));
+    }
+    assert_eq!(summary.errors.len(), 20);
+    assert_eq!(summary.errors.first().map(String::as_str), Some("error 30"));
+    assert_eq!(summary.errors.last().map(String::as_str), Some("error 49"));
+}
