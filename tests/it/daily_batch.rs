@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ghl_sandbox::{DEFAULT_LOCATION_ID, DEFAULT_PIT};
-use integration_tests::batch::{ROLE, SUBJECT, batch, in_step};
+use integration_tests::batch::{ROLE, SUBJECT, batch, batch_alone, in_step};
 use lms_ghl::batch::{BatchReport, BatchRequest, BatchTuning, JobKind, Mode, RunSummary};
 use lms_ghl::domain::{Membership, SourcePlatform};
 use lms_ghl::ports::EntityMap;
@@ -234,7 +234,8 @@ async fn a_plan_writes_nothing_and_a_run_split_over_invocations_does_what_one_wo
 
 #[tokio::test]
 async fn two_runs_at_once_do_the_work_once_and_a_crashed_run_resumes_without_loss_or_double() {
-    let b = batch().await;
+    // It sets a fail point, which every batch runner of this process would meet.
+    let b = batch_alone().await;
     let pairs = in_step(&b, 20).await;
     let client = integration_tests::client_with_token(&b.ghl.url(), DEFAULT_PIT);
     for (contact_id, _) in &pairs[..6] {

@@ -26,6 +26,16 @@ pub struct Batch {
     pub lms: lms_sandbox::Sandbox,
     pub settings: BatchSettings,
     pub worker: SyncWorker,
+    /// Fail points are process-wide: a test that sets one runs alone among the batch tests.
+    _fail_points: FailPointGuard,
+}
+
+/// Batch tests share the process's fail points: most read them (unset), the crash test sets one.
+static FAIL_POINTS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+enum FailPointGuard {
+    Shared(#[allow(dead_code)] tokio::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'static, ()>),
 }
 
 fn mapping(suffix: &str) -> String {
@@ -58,7 +68,18 @@ pub async fn batch() -> Batch {
     batch_with(SandboxConfig::default()).await
 }
 
+/// A deployment for a test that sets fail points: no other batch test runs meanwhile.
+pub async fn batch_alone() -> Batch {
+    let guard = FailPointGuard::Alone(FAIL_POINTS.write().await);
+    start(SandboxConfig::default(), guard).await
+}
+
 pub async fn batch_with(ghl_config: SandboxConfig) -> Batch {
+    let guard = FailPointGuard::Shared(FAIL_POINTS.read().await);
+    start(ghl_config, guard).await
+}
+
+async fn start(ghl_config: SandboxConfig, fail_points: FailPointGuard) -> Batch {
     let deployment = Deployment::new().await;
     let ghl = Sandbox::start(ghl_config)
         .await
@@ -105,6 +126,7 @@ pub async fn batch_with(ghl_config: SandboxConfig) -> Batch {
         lms,
         settings,
         worker,
+        _fail_points: fail_points,
     }
 }
 
