@@ -185,6 +185,10 @@ pub trait EntityMap: Send + Sync {
 
     async fn put_link(&self, link: &EntityLink) -> Result<(), PortError>;
 
+    /// Writes `link` only if nothing is recorded for its key yet; `false` when something is (an
+    /// intent or a GHL id another invocation wrote since this one looked).
+    async fn put_link_if_absent(&self, link: &EntityLink) -> Result<bool, PortError>;
+
     async fn mirror(&self, target: &str, contact_id: &str) -> Result<Option<LearnerMirror>, PortError>;
 
     /// Stores `mirror` as version `mirror.version + 1` if the stored one is still `mirror.version`

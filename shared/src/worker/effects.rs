@@ -93,11 +93,14 @@ pub(crate) async fn ensure(
         Some(link) if !link.is_pending() => return Ok(link),
         // An earlier attempt got as far as its intent: it may have created the entity.
         Some(_) => reconcile(cx, contact_id, &marker(key), &new).await?,
-        None => {
-            // Nothing can be in GHL yet: say what is about to be created, then create straight away.
-            cx.entities.put_link(&EntityLink::pending(key)).await?;
-            None
-        }
+        // Nothing can be in GHL yet: say what is about to be created, then create straight away;
+        // unless another invocation recorded something for the key since we looked (an intent,
+        // or the entity it created), which is reconciled instead of overwritten.
+        None if cx.entities.put_link_if_absent(&EntityLink::pending(key)).await? => None,
+        None => match cx.entities.link(key).await? {
+            Some(link) if !link.is_pending() => return Ok(link),
+            _ => reconcile(cx, contact_id, &marker(key), &new).await?,
+        },
     };
     let (ghl_id, completed) = match found {
         Some(found) => found,
