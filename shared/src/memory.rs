@@ -139,6 +139,16 @@ impl EntityMap for MemoryEntityMap {
         Ok(())
     }
 
+    async fn put_link_if_absent(&self, link: &EntityLink) -> Result<bool, PortError> {
+        let mut links = self.links.lock().map_err(|_| poisoned("entity map"))?;
+        let key = keys::link(&link.key);
+        if links.contains_key(&key) {
+            return Ok(false);
+        }
+        links.insert(key, link.clone());
+        Ok(true)
+    }
+
     async fn mirror(&self, target: &str, contact_id: &str) -> Result<Option<LearnerMirror>, PortError> {
         let mirrors = self.mirrors.lock().map_err(|_| poisoned("entity map"))?;
         Ok(mirrors.get(&keys::mirror(target, contact_id)).cloned())

@@ -132,6 +132,25 @@ pub struct EntityLink {
     pub completed: bool,
 }
 
+impl EntityLink {
+    /// What `ghl_id` holds in an intent: written before the create, replaced by the GHL id after.
+    pub const PENDING: &'static str = "(pending)";
+
+    /// The intent to create the entity behind `key`: a crash after it may have left the entity in
+    /// GHL without its id here, so whoever finds it reconciles before creating.
+    pub fn pending(key: &EntityKey) -> Self {
+        Self {
+            key: key.clone(),
+            ghl_id: Self::PENDING.to_owned(),
+            completed: false,
+        }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.ghl_id == Self::PENDING
+    }
+}
+
 /// What an LMS target (one account) last held for one GHL contact, as far as the sync knows: what
 /// it wrote there, or what the LMS itself reported. Both directions compare with it before writing,
 /// so that a change which only echoes the other direction's write is dropped.
@@ -165,6 +184,10 @@ pub trait EntityMap: Send + Sync {
     async fn link(&self, key: &EntityKey) -> Result<Option<EntityLink>, PortError>;
 
     async fn put_link(&self, link: &EntityLink) -> Result<(), PortError>;
+
+    /// Writes `link` only if nothing is recorded for its key yet; `false` when something is (an
+    /// intent or a GHL id another invocation wrote since this one looked).
+    async fn put_link_if_absent(&self, link: &EntityLink) -> Result<bool, PortError>;
 
     async fn mirror(&self, target: &str, contact_id: &str) -> Result<Option<LearnerMirror>, PortError>;
 

@@ -85,3 +85,39 @@ async fn mirrors_are_written_once_per_version() {
         None
     );
 }
+
+/// The intent to create a task or note is written only where nothing is recorded: a second
+/// invocation that looked before the first recorded its task finds it, rather than overwriting it
+/// with an intent and creating another.
+#[tokio::test]
+async fn an_intent_never_overwrites_what_another_invocation_recorded() {
+    use lms_ghl::domain::{MilestoneKind, SourcePlatform};
+    use lms_ghl::keys::EntityKey;
+    use lms_ghl::ports::EntityLink;
+
+    let deployment = Deployment::new().await;
+    let table = deployment.table();
+    let key = EntityKey::milestone_task(&SourcePlatform::skilljar(), "u1", MilestoneKind::Course, "c1");
+    assert!(
+        table
+            .put_link_if_absent(&EntityLink::pending(&key))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    let created = EntityLink {
+        key: key.clone(),
+        ghl_id: "task-1".into(),
+        completed: false,
+    };
+    table.put_link(&created).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !table
+            .put_link_if_absent(&EntityLink::pending(&key))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    assert_eq!(
+        table.link(&key).await.unwrap_or_else(|e| panic!("{e}")),
+        Some(created)
+    );
+}

@@ -285,9 +285,23 @@ async fn a_worker_killed_after_ghl_created_the_task_leaves_one_task_after_redeli
     tokio::time::sleep_until(started + Duration::from_millis(10_600)).await;
     // The child's cold start delays its deadline past `started`: redeliver until it has passed.
     let worker = deployment.worker(&ghl.url()).await;
+    ghl.reset_stats();
     integration_tests::sync_redelivered(&worker, records, Duration::from_secs(10)).await;
     let tasks = ghl.tasks(DEFAULT_LOCATION_ID, &contact.id);
     assert_eq!(tasks.len(), 1, "still one task: {tasks:?}");
+    // The dead attempt's intent sent the re-attempt to list the tasks, and it adopted the one there.
+    let stats = ghl.stats();
+    assert!(
+        stats.route("GET", "/contacts/{contactId}/tasks") >= 1,
+        "{:?}",
+        stats.routes
+    );
+    assert_eq!(
+        stats.route("POST", "/contacts/{contactId}/tasks"),
+        0,
+        "{:?}",
+        stats.routes
+    );
     assert!(tasks[0].completed);
     assert_eq!(
         ghl.notes(DEFAULT_LOCATION_ID, &contact.id).len(),
@@ -367,4 +381,156 @@ async fn a_message_an_older_ingest_wrote_is_synced_by_this_worker() {
     let link = deployment.skilljar_contact(USER).await;
     assert_eq!(link.map(|l| l.contact_id), Some(contact.id));
     assert_eq!(deployment.visible_messages(&deployment.dlq_url).await, 0);
+}
+
+/// GHL calls in `stats`, leaving out the custom-field definitions (read once per cold start).
+fn ghl_calls(stats: &ghl_sandbox::Stats) -> u64 {
+    stats.total_requests - stats.route("GET", "/locations/{locationId}/customFields")
+}
+
+fn lists(stats: &ghl_sandbox::Stats) -> u64 {
+    stats.route("GET", "/contacts/{contactId}/tasks") + stats.route("GET", "/contacts/{contactId}/notes")
+}
+
+fn talknotes_note(id: &str, context: bool) -> SyncEvent {
+    let source = SourcePlatform::try_from("talknotes".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+    SyncEvent::NoteAdded(NoteAdded {
+        source,
+        learner: ada(),
+        note_id: id.into(),
+        title: Some("Kickoff call".into()),
+        content: "Ada wants the advanced track.".into(),
+        author: None,
+        occurred_at: at(60),
+        context: if context {
+            [("department".to_owned(), "Analytical Engines".to_owned())].into()
+        } else {
+            Default::default()
+        },
+    })
+}
+
+fn talknotes_task(id: &str) -> SyncEvent {
+    let source = SourcePlatform::try_from("talknotes".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+    SyncEvent::TaskChanged(TaskChanged {
+        source,
+        learner: ada(),
+        task_id: id.into(),
+        action: TaskAction::Create,
+        title: Some("Send the workbook".into()),
+        body: None,
+        due_at: None,
+        priority: None,
+        assignee: None,
+        occurred_at: at(0),
+    })
+}
+
+/// The call economy, counted per event kind (docs/benchmarks.md "Calls per event"): first
+/// attempts create without listing, tags are added only when missing, fields ride on an upsert
+/// the event makes anyway, and a redelivered event costs nothing.
+#[tokio::test]
+async fn calls_per_event_kind_meet_the_budget() {
+    let (ghl, deployment) = setup().await;
+    let worker = deployment.worker(&ghl.url()).await;
+    let mut measured = Vec::new();
+    let mut step = async |name: &str, key: &str, event: SyncEvent, expected: u64| {
+        ghl.reset_stats();
+        let records = deployment.queue_event(key, event).await;
+        sync_all(&worker, records.clone()).await;
+        let stats = ghl.stats();
+        assert_eq!(
+            lists(&stats),
+            0,
+            "{name}: no list on a first attempt: {:?}",
+            stats.routes
+        );
+        assert_eq!(ghl_calls(&stats), expected, "{name}: {:?}", stats.routes);
+        measured.push((name.to_owned(), ghl_calls(&stats)));
+        ghl.reset_stats();
+        sync_all(&worker, records).await;
+        assert_eq!(ghl.stats().total_requests, 0, "{name} redelivered: nothing to do");
+    };
+    // Upsert, tags, the welcome task.
+    step("learner created", "e-learner", enrollment(), 3).await;
+    // The same learner again (another enrollment): the upsert shows the tags, the task is mapped.
+    step("learner created again", "e-learner-2", enrollment(), 1).await;
+    // Task (created completed), tags, note, and the rule's `last_course` field (a known contact).
+    step("milestone completed", "e-done", course(Progress::Completed), 4).await;
+    // The first event from another source finds its learner by upsert (the map is per source).
+    step(
+        "sender task, new to the source",
+        "e-task",
+        talknotes_task("t-1"),
+        2,
+    )
+    .await;
+    step("sender task", "e-task-2", talknotes_task("t-2"), 1).await;
+    step("note added", "e-note", talknotes_note("n-1", false), 1).await;
+    step(
+        "note added with context",
+        "e-note-2",
+        talknotes_note("n-2", true),
+        2,
+    )
+    .await;
+    eprintln!("calls per event: {measured:?}");
+
+    let contact = only_contact(&ghl);
+    assert_eq!(ghl.tasks(DEFAULT_LOCATION_ID, &contact.id).len(), 4);
+    assert_eq!(ghl.notes(DEFAULT_LOCATION_ID, &contact.id).len(), 3);
+}
+
+/// An event for a learner the sync has not seen yet upserts the contact: its fields ride along.
+#[tokio::test]
+async fn fields_ride_on_the_upsert_of_an_unknown_learner() {
+    let (ghl, deployment) = setup().await;
+    let worker = deployment.worker(&ghl.url()).await;
+    ghl.reset_stats();
+    sync_all(
+        &worker,
+        deployment
+            .queue_event("u-note", talknotes_note("n-9", true))
+            .await,
+    )
+    .await;
+    let stats = ghl.stats();
+    assert_eq!(
+        ghl_calls(&stats),
+        2,
+        "upsert with the field, the note: {:?}",
+        stats.routes
+    );
+    assert_eq!(stats.route("PUT", "/contacts/{contactId}"), 0);
+    let contact = only_contact(&ghl);
+    assert_eq!(
+        contact
+            .custom_fields
+            .get("DePt4mNx8QwL2rS6vYc3")
+            .and_then(|v| v.as_str()),
+        Some("Analytical Engines")
+    );
+
+    // A completion for a learner not yet in the map: upsert (with `last_course`), task, tags, note.
+    let (ghl, deployment) = setup().await;
+    let worker = deployment.worker(&ghl.url()).await;
+    ghl.reset_stats();
+    sync_all(
+        &worker,
+        deployment
+            .queue_event("u-done", course(Progress::Completed))
+            .await,
+    )
+    .await;
+    let stats = ghl.stats();
+    assert_eq!(ghl_calls(&stats), 4, "{:?}", stats.routes);
+    assert_eq!(stats.route("PUT", "/contacts/{contactId}"), 0);
+    let contact = only_contact(&ghl);
+    assert_eq!(
+        contact
+            .custom_fields
+            .get("3sv6UEo51C9Bmpo1cKTq")
+            .and_then(|v| v.as_str()),
+        Some("Onboarding 101")
+    );
 }

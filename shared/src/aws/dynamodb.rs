@@ -225,6 +225,30 @@ impl EntityMap for DynamoTable {
         Ok(())
     }
 
+    async fn put_link_if_absent(&self, link: &EntityLink) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(&keys::link(&link.key)))
+            .item("ghl_id", s(&link.ghl_id))
+            .item("completed", AttributeValue::Bool(link.completed))
+            .item("updated_at", n(OffsetDateTime::now_utc().unix_timestamp()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(PortError::new("entity map", describe(&e))),
+        }
+    }
+
     async fn mirrors(
         &self,
         target: &str,

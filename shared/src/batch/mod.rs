@@ -383,6 +383,7 @@ impl BatchRunner {
             mapping: &self.mapping,
             lms: &lms,
             outbound: &outbound,
+            listed: Default::default(),
         };
         match &state.phase {
             Phase::GhlContacts { search_after } => {

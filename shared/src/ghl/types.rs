@@ -105,6 +105,9 @@ pub struct UpsertContactResponse {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ContactSummary {
     pub id: String,
+    /// The contact's tags after the write, when GHL says (upsert answers carry the whole contact).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// `PUT`/`DELETE` answers: `{succeded: true}` (sic), sometimes with the contact.

@@ -12,8 +12,20 @@ pub(crate) async fn ensure_contact(
     source: &SourcePlatform,
     learner: &LearnerRef,
 ) -> Result<String, SyncError> {
+    Ok(ensure_contact_writing(cx, source, learner, Vec::new()).await?.0)
+}
+
+/// As [`ensure_contact`], and writes `fields` into the upsert when the contact has to be upserted
+/// anyway (one call instead of two). Returns the contact id and the fields still to be written
+/// (all of them when the contact came from the entity map, none when the upsert carried them).
+pub(crate) async fn ensure_contact_writing(
+    cx: &Context<'_>,
+    source: &SourcePlatform,
+    learner: &LearnerRef,
+    fields: Vec<CustomFieldValue>,
+) -> Result<(String, Vec<CustomFieldValue>), SyncError> {
     if let Some(link) = cx.entities.contact(source, &learner.source_user_id).await? {
-        return Ok(link.contact_id);
+        return Ok((link.contact_id, fields));
     }
     let user_id = cx
         .mapping
@@ -21,17 +33,37 @@ pub(crate) async fn ensure_contact(
         .user_id_field
         .iter()
         .map(|f| (f.clone(), learner.source_user_id.clone()));
-    let fields = ContactFields {
+    let mut custom_fields = custom_fields(cx.ghl, user_id).await?;
+    // Custom fields in an upsert are written one by one (unlike `tags`, which would replace).
+    custom_fields.extend(fields);
+    let request = ContactFields {
         first_name: learner.first_name.clone(),
         last_name: learner.last_name.clone(),
         email: Some(learner.email.as_str().to_owned()),
         source: Some(cx.mapping.contact_source(source)),
-        custom_fields: custom_fields(cx.ghl, user_id).await?,
+        custom_fields,
         ..ContactFields::default()
     };
-    let contact_id = cx.ghl.upsert_contact(&fields).await?.contact.id;
+    let contact_id = cx.ghl.upsert_contact(&request).await?.contact.id;
     remember_contact(cx, source, &learner.source_user_id, &contact_id).await?;
-    Ok(contact_id)
+    Ok((contact_id, Vec::new()))
+}
+
+/// Writes custom fields to a known contact (one `PUT /contacts/:id`); nothing when there are none.
+pub(crate) async fn write_fields(
+    cx: &Context<'_>,
+    contact_id: &str,
+    fields: Vec<CustomFieldValue>,
+) -> Result<(), SyncError> {
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let update = ContactFields {
+        custom_fields: fields,
+        ..ContactFields::default()
+    };
+    cx.ghl.update_contact(contact_id, &update).await?;
+    Ok(())
 }
 
 pub(crate) async fn remember_contact(

@@ -2,9 +2,16 @@
 //! entity-map write: one path for both.
 //!
 //! Each created task or note carries a marker derived from its entity key at the end of its body.
-//! Before creating, the worker looks the key up in the entity map; if it is not there, it lists the
-//! contact's tasks (or notes) and adopts one that carries the marker: that is a previous attempt
-//! whose map write never happened. Only then does it create, with the marker.
+//! Before creating, the worker looks the key up in the entity map: a GHL id there is the entity. If
+//! there is nothing, no attempt ever started to create it: the worker writes an intent
+//! ([`EntityLink::pending`], free: no GHL call), creates with the marker, and records the id. If an
+//! intent is there, an attempt (of this event or of another one with the same key: a course start
+//! and its completion share a task) may have died after GHL created the entity: only then does the
+//! worker list the contact's tasks (or notes), once per contact and event, and adopt the one that
+//! carries the marker.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
@@ -30,6 +37,29 @@ pub(crate) enum NewEntity<'a> {
         completed: bool,
     },
     Note(&'a NoteFields),
+}
+
+/// One contact's tasks or notes as listed: (id, body, completed).
+type Listing = Vec<(String, Option<String>, bool)>;
+
+/// What one event has listed of a contact's tasks and notes (id, body, completed), so that several
+/// reconciles for one contact cost one list. Lives as long as the event's `Context`.
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    tasks: Mutex<HashMap<String, Listing>>,
+    notes: Mutex<HashMap<String, Listing>>,
+}
+
+impl Listed {
+    fn get(map: &Mutex<HashMap<String, Listing>>, contact_id: &str) -> Option<Listing> {
+        map.lock().ok()?.get(contact_id).cloned()
+    }
+
+    fn put(map: &Mutex<HashMap<String, Listing>>, contact_id: &str, entries: Listing) {
+        if let Ok(mut map) = map.lock() {
+            map.insert(contact_id.to_owned(), entries);
+        }
+    }
 }
 
 /// `[lms-sync:…]`: short enough to sit quietly at the end of a body, long enough not to collide.
@@ -59,30 +89,24 @@ pub(crate) async fn ensure(
     key: &EntityKey,
     new: NewEntity<'_>,
 ) -> Result<EntityLink, SyncError> {
-    if let Some(link) = cx.entities.link(key).await? {
-        return Ok(link);
-    }
-    let mark = marker(key);
-    let found = match new {
-        NewEntity::Task { .. } => cx
-            .ghl
-            .list_tasks(contact_id)
-            .await?
-            .into_iter()
-            .find(|t| carries(t.body.as_deref(), &mark))
-            .map(|t| (t.id, t.completed)),
-        NewEntity::Note(_) => cx
-            .ghl
-            .list_notes(contact_id)
-            .await?
-            .into_iter()
-            .find(|n| carries(n.body.as_deref(), &mark))
-            .map(|n| (n.id, false)),
+    let found = match cx.entities.link(key).await? {
+        Some(link) if !link.is_pending() => return Ok(link),
+        // An earlier attempt got as far as its intent: it may have created the entity.
+        Some(_) => reconcile(cx, contact_id, &marker(key), &new).await?,
+        // Nothing can be in GHL yet: say what is about to be created, then create straight away;
+        // unless another invocation recorded something for the key since we looked (an intent,
+        // or the entity it created), which is reconciled instead of overwritten.
+        None if cx.entities.put_link_if_absent(&EntityLink::pending(key)).await? => None,
+        None => match cx.entities.link(key).await? {
+            Some(link) if !link.is_pending() => return Ok(link),
+            _ => reconcile(cx, contact_id, &marker(key), &new).await?,
+        },
     };
     let (ghl_id, completed) = match found {
         Some(found) => found,
         None => {
-            // Protected: a repeat is caught by the marker above, so retrying the create is safe.
+            // Protected: a repeat is caught by the intent and the marker above, so retrying the
+            // create is safe.
             let created = match new {
                 NewEntity::Task { spec, completed } => {
                     let task = NewTask {
@@ -124,6 +148,46 @@ pub(crate) async fn ensure(
     };
     cx.entities.put_link(&link).await?;
     Ok(link)
+}
+
+/// The entity a previous attempt created under `mark`, if any: one list per contact and event.
+async fn reconcile(
+    cx: &Context<'_>,
+    contact_id: &str,
+    mark: &str,
+    new: &NewEntity<'_>,
+) -> Result<Option<(String, bool)>, SyncError> {
+    let cache = match new {
+        NewEntity::Task { .. } => &cx.listed.tasks,
+        NewEntity::Note(_) => &cx.listed.notes,
+    };
+    let entries = match Listed::get(cache, contact_id) {
+        Some(entries) => entries,
+        None => {
+            let entries: Vec<_> = match new {
+                NewEntity::Task { .. } => cx
+                    .ghl
+                    .list_tasks(contact_id)
+                    .await?
+                    .into_iter()
+                    .map(|t| (t.id, t.body, t.completed))
+                    .collect(),
+                NewEntity::Note(_) => cx
+                    .ghl
+                    .list_notes(contact_id)
+                    .await?
+                    .into_iter()
+                    .map(|n| (n.id, n.body, false))
+                    .collect(),
+            };
+            Listed::put(cache, contact_id, entries.clone());
+            entries
+        }
+    };
+    Ok(entries
+        .into_iter()
+        .find(|(_, body, _)| carries(body.as_deref(), mark))
+        .map(|(id, _, completed)| (id, completed)))
 }
 
 /// Completes the task behind `key`, creating it completed if it never existed. Never reopens.

@@ -32,8 +32,19 @@ pub async fn sync(cx: &Context<'_>, learner: &LearnerCreated) -> Result<String, 
     let mapped = mapped_fields(learner, cx.mapping);
     let mut request = upsert_request(learner, cx.mapping);
     request.custom_fields = custom_fields(cx.ghl, mapped.into_iter().map(|(f, v)| (f.clone(), v))).await?;
-    let contact_id = cx.ghl.upsert_contact(&request).await?.contact.id;
-    let tags = cx.mapping.learner_tags(learner);
+    let contact = cx.ghl.upsert_contact(&request).await?.contact;
+    let contact_id = contact.id;
+    // Tags are not sent in the upsert: there `tags` replaces the contact's tags (UpsertContactDto:
+    // "will overwrite all current tags"), which would drop tags users or other tools set on a
+    // contact that already existed, and the upsert cannot be told to set them only when it
+    // creates. So they are added with `POST /contacts/:id/tags` (which adds), and only when the
+    // upsert's answer shows the contact lacks one of them: a learner seen before costs no tag call.
+    let tags: Vec<String> = cx
+        .mapping
+        .learner_tags(learner)
+        .into_iter()
+        .filter(|t| !contact.tags.iter().any(|have| have.eq_ignore_ascii_case(t)))
+        .collect();
     if !tags.is_empty() {
         cx.ghl.add_tags(&contact_id, &tags).await?;
     }

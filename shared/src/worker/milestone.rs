@@ -3,13 +3,12 @@
 //! (opened on start, completed on completion, never reopened), tags, a progress note and contact
 //! fields, all as the mapping's first matching milestone rule says.
 
-use super::contact::{custom_fields, ensure_contact};
+use super::contact::{custom_fields, ensure_contact, ensure_contact_writing, write_fields};
 use super::effects::{NewEntity, complete_task, ensure};
 use super::mirror::{Reported, echo_of_our_write, record_reported};
 use super::templates::Values;
 use super::{Context, SyncError};
 use crate::domain::{FieldRef, MilestoneKind, MilestoneReached, Progress};
-use crate::ghl::ContactFields;
 use crate::keys::EntityKey;
 
 /// Returns a summary of what was done (for the idempotency record and logs).
@@ -42,8 +41,8 @@ pub async fn sync(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, Sync
 
 /// The GHL effects of the milestone, as its rule says.
 async fn write(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, SyncError> {
-    let contact_id = ensure_contact(cx, &m.source, &m.learner).await?;
     let Some(rule) = cx.mapping.milestone_rule(m) else {
+        let contact_id = ensure_contact(cx, &m.source, &m.learner).await?;
         return Ok(format!(
             "contact {contact_id}; no milestone rule for {} {}",
             m.kind.as_str(),
@@ -63,6 +62,21 @@ async fn write(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, SyncErr
         occurred_at: Some(m.occurred_at),
         ..Values::default()
     };
+    // A completion's contact fields ride on the upsert when the contact has to be upserted anyway;
+    // otherwise they are written last, as one update.
+    let fields = match m.progress {
+        Progress::Completed if !rule.update_fields.is_empty() => {
+            let fields = rule.update_fields.iter().map(|(key, template)| {
+                (
+                    FieldRef::Key(key.clone()),
+                    template.get_ref().render(|p| values.get(p)),
+                )
+            });
+            custom_fields(cx.ghl, fields).await?
+        }
+        _ => Vec::new(),
+    };
+    let (contact_id, fields) = ensure_contact_writing(cx, &m.source, &m.learner, fields).await?;
     let key = EntityKey::milestone_task(&m.source, &m.learner.source_user_id, m.kind, &m.milestone_id);
     let template = |name: &str| cx.mapping.task_templates.get(name);
     let mut done = vec![format!("contact {contact_id}")];
@@ -107,24 +121,7 @@ async fn write(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, SyncErr
                 let link = ensure(cx, &contact_id, &key, NewEntity::Note(&values.note(note))).await?;
                 done.push(format!("note {}", link.ghl_id));
             }
-            if !rule.update_fields.is_empty() {
-                let fields = rule.update_fields.iter().map(|(key, template)| {
-                    (
-                        FieldRef::Key(key.clone()),
-                        template.get_ref().render(|p| values.get(p)),
-                    )
-                });
-                let custom_fields = custom_fields(cx.ghl, fields).await?;
-                cx.ghl
-                    .update_contact(
-                        &contact_id,
-                        &ContactFields {
-                            custom_fields,
-                            ..ContactFields::default()
-                        },
-                    )
-                    .await?;
-            }
+            write_fields(cx, &contact_id, fields).await?;
         }
     }
     Ok(done.join("; "))

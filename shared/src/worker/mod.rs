@@ -110,6 +110,8 @@ pub struct Context<'a> {
     pub lms: &'a LmsAccounts,
     /// The outbound destinations the mapping's targets name.
     pub outbound: &'a Destinations,
+    /// What this event has listed of contacts' tasks and notes (see `effects`).
+    pub(crate) listed: effects::Listed,
 }
 
 /// What the worker needs to do its job; built once per cold start.
@@ -268,6 +270,7 @@ impl SyncWorker {
             mapping: &self.mapping,
             lms: &lms,
             outbound: &outbound,
+            listed: effects::Listed::default(),
         };
         let result = match &envelope.event {
             SyncEvent::LearnerCreated(learner) => learner_created::sync(&cx, learner).await,

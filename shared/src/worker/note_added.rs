@@ -1,17 +1,23 @@
 //! How a `NoteAdded` (generic `note.added`: TalkNotes, TalentLMS / Trainual senders) becomes a
 //! GHL note on the learner's contact, once, with the contact's context fields refreshed.
 
-use super::contact::{custom_fields, ensure_contact};
+use super::contact::{custom_fields, ensure_contact_writing, write_fields};
 use super::effects::{NewEntity, ensure};
 use super::templates::Values;
 use super::{Context, SyncError};
 use crate::domain::NoteAdded;
-use crate::ghl::{ContactFields, NoteFields};
+use crate::ghl::NoteFields;
 use crate::keys::EntityKey;
 
 pub async fn sync(cx: &Context<'_>, n: &NoteAdded) -> Result<String, SyncError> {
-    let contact_id = ensure_contact(cx, &n.source, &n.learner).await?;
     let rules = &cx.mapping.note_added;
+    let context = n
+        .context
+        .iter()
+        .filter_map(|(k, v)| rules.context_fields.get(k).map(|f| (f.clone(), v.clone())));
+    let fields = custom_fields(cx.ghl, context).await?;
+    // The context fields ride on the upsert when the contact is not in the entity map yet.
+    let (contact_id, fields) = ensure_contact_writing(cx, &n.source, &n.learner, fields).await?;
     let note = match rules
         .template
         .as_ref()
@@ -33,22 +39,6 @@ pub async fn sync(cx: &Context<'_>, n: &NoteAdded) -> Result<String, SyncError> 
     };
     let key = EntityKey::sender_note(&n.source, &n.note_id);
     let link = ensure(cx, &contact_id, &key, NewEntity::Note(&note)).await?;
-
-    let context = n
-        .context
-        .iter()
-        .filter_map(|(k, v)| rules.context_fields.get(k).map(|f| (f.clone(), v.clone())));
-    let fields = custom_fields(cx.ghl, context).await?;
-    if !fields.is_empty() {
-        cx.ghl
-            .update_contact(
-                &contact_id,
-                &ContactFields {
-                    custom_fields: fields,
-                    ..ContactFields::default()
-                },
-            )
-            .await?;
-    }
+    write_fields(cx, &contact_id, fields).await?;
     Ok(format!("contact {contact_id}; note {}", link.ghl_id))
 }

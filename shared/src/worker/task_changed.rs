@@ -22,7 +22,7 @@ pub async fn sync(cx: &Context<'_>, t: &TaskChanged) -> Result<String, SyncError
     let link = match t.action {
         TaskAction::Create => ensure(cx, &contact_id, &key, open).await?,
         // An update may overtake its create: then the task is created with what the update says.
-        TaskAction::Update => match cx.entities.link(&key).await? {
+        TaskAction::Update => match cx.entities.link(&key).await?.filter(|l| !l.is_pending()) {
             Some(link) => {
                 let fields = TaskFields {
                     title: t.title.clone(),
