@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -238,15 +239,7 @@ impl EntityMap for DynamoTable {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(PortError::new("entity map", describe(&e))),
-        }
+        written(result, "entity map")
     }
 
     async fn mirrors(
@@ -333,15 +326,7 @@ impl DynamoTable {
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_values(":expected", n(expected))
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(PortError::new(port, describe(&e))),
-        }
+        written(put.send().await, port)
     }
 
     /// `BatchGetItem` in chunks of 100 keys (its limit), retrying what DynamoDB leaves
@@ -454,6 +439,22 @@ fn versioned(item: &HashMap<String, AttributeValue>) -> Versioned {
     }
 }
 
+/// A conditional put's outcome: written, or refused by its condition (`false`).
+fn written<R>(
+    result: Result<R, SdkError<PutItemError, HttpResponse>>,
+    port: &'static str,
+) -> Result<bool, PortError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(service))
+            if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(PortError::new(port, describe(&e))),
+    }
+}
+
 fn is_condition_failure<R>(err: &SdkError<UpdateItemError, R>) -> bool {
     matches!(err, SdkError::ServiceError(s) if matches!(s.err(), UpdateItemError::ConditionalCheckFailedException(_)))
 }
@@ -546,15 +547,7 @@ impl Lease for DynamoTable {
             .expression_attribute_values(":now", n(now_ms))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(PortError::new("lease", describe(&e))),
-        }
+        written(result, "lease")
     }
 
     async fn release(&self, name: &str, owner: &str) -> Result<(), PortError> {
