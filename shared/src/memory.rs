@@ -12,8 +12,8 @@ use crate::domain::SourcePlatform;
 use crate::idempotency::record_is_live;
 use crate::keys::{self, EntityKey};
 use crate::ports::{
-    ContactLink, Documents, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, LearnerMirror,
-    OutboundMessage, PortError, PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule, Versioned,
+    ContactLink, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, LearnerMirror, OutboundMessage,
+    PortError, PutOutcome, Queue, RecordStatus, SecretSource, SlotSchedule,
 };
 
 fn poisoned(port: &'static str) -> PortError {
@@ -171,58 +171,6 @@ impl EntityMap for MemoryEntityMap {
             ..mirror.clone()
         };
         mirrors.insert(key, next);
-        Ok(true)
-    }
-}
-
-/// Documents by key, with the version each write gave them.
-#[derive(Debug, Default)]
-pub struct MemoryDocuments {
-    docs: Mutex<HashMap<String, Versioned>>,
-}
-
-impl MemoryDocuments {
-    /// Every stored key, for tests.
-    pub fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .docs
-            .lock()
-            .map(|d| d.keys().cloned().collect())
-            .unwrap_or_default();
-        keys.sort();
-        keys
-    }
-}
-
-#[async_trait]
-impl Documents for MemoryDocuments {
-    async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError> {
-        Ok(self
-            .docs
-            .lock()
-            .map_err(|_| poisoned("documents"))?
-            .get(key)
-            .cloned())
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        body: &str,
-        read: u64,
-        _expires_at: Option<i64>,
-    ) -> Result<bool, PortError> {
-        let mut docs = self.docs.lock().map_err(|_| poisoned("documents"))?;
-        if docs.get(key).map_or(0, |d| d.version) != read {
-            return Ok(false);
-        }
-        docs.insert(
-            key.to_owned(),
-            Versioned {
-                body: body.to_owned(),
-                version: read + 1,
-            },
-        );
         Ok(true)
     }
 }

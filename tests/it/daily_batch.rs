@@ -140,6 +140,12 @@ async fn a_reconcile_of_1000_contacts_queues_exactly_the_10_that_changed_and_the
             .unwrap_or_else(|e| panic!("{e}")),
     );
     assert_eq!(third.changes_total(), 0, "{third:?}");
+    // Each finished run's summary is kept under its run id.
+    let stored = runner
+        .summary("reconcile:handbook", &second.run_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.as_ref(), Some(&second));
     assert!(b.drain().await.is_empty());
     assert_eq!(b.lms_writes(Platform::Trainual), lms_before);
     assert_eq!(b.ghl_writes(), ghl_before);

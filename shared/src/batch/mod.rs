@@ -133,7 +133,9 @@ pub enum BatchError {
     Port(#[from] PortError),
     #[error(transparent)]
     Sync(#[from] SyncError),
-    #[error("stored batch state unreadable: {0}")]
+    /// The job's stored state could not be read or written (unreadable, or changed by another
+    /// invocation), or a fail point stopped the run.
+    #[error("batch state: {0}")]
     State(String),
 }
 
