@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::aws::{DynamoTable, SecretsManager, SqsQueue};
+use crate::aws::{DynamoTable, SecretsManager, SqsQueue, SqsRedelivery};
 use crate::batch::{BatchRunner, BatchTuning};
 use crate::clock::SystemClock;
 use crate::config::{BatchSettings, ConfigError, IngestSettings, WorkerSettings};
@@ -215,7 +215,9 @@ pub async fn sync_worker(
         Arc::new(SystemClock),
     )
     .with_lms_accounts(apis.lms)
-    .with_destinations(apis.outbound))
+    .with_destinations(apis.outbound)
+    .with_redelivery(Arc::new(SqsRedelivery::new(aws_sdk_sqs::Client::new(sdk))))
+    .with_deadline_fallback(settings.deadline_fallback))
 }
 
 /// The daily batch, over the same clients as the worker (background budgets, counted for the

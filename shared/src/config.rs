@@ -107,6 +107,11 @@ pub struct WorkerSettings {
     /// `BUDGET_PRIORITY` (`realtime`, default, or `background`): a worker reading the batch
     /// queue yields the shared GHL and LMS budgets to realtime traffic that is waiting.
     pub background: bool,
+    /// `DEADLINE_FALLBACK_SECS` (default 120): how long an invocation is taken to last when the
+    /// runtime reports no usable deadline. Lambda always reports one; `cargo lambda watch` does
+    /// not, so `scripts/run` sets it to keep the local claim lifetime below the local queue's
+    /// visibility timeout, as the template keeps them.
+    pub deadline_fallback: Duration,
 }
 
 impl WorkerSettings {
@@ -133,6 +138,7 @@ impl WorkerSettings {
             .into_iter()
             .filter_map(|(platform, name)| env.optional(name).map(|url| (platform, url)))
             .collect(),
+            deadline_fallback: env.seconds("DEADLINE_FALLBACK_SECS", crate::worker::CLAIM_FALLBACK.as_secs())?,
             background: match env.optional("BUDGET_PRIORITY").as_deref() {
                 None | Some("realtime") => false,
                 Some("background") => true,

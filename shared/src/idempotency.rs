@@ -16,8 +16,8 @@ pub enum Claim {
     Acquired,
     /// Done before; `data` is what the first run recorded.
     Completed { data: Option<String> },
-    /// Another invocation holds the key right now.
-    InProgress,
+    /// Another invocation holds the key right now, until `until_ms` (epoch ms) at the latest.
+    InProgress { until_ms: i64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,13 +58,16 @@ impl Idempotency {
             in_progress_expiration_ms: in_progress_deadline_ms,
             payload_hash: payload_hash.to_owned(),
             data: None,
+            last_error: None,
         };
         match self.store.put_if_claimable(&record, now).await? {
             PutOutcome::Written => Ok(Claim::Acquired),
             PutOutcome::Held(existing) => {
                 let held = match existing.status {
                     RecordStatus::Completed => Claim::Completed { data: existing.data },
-                    RecordStatus::InProgress => Claim::InProgress,
+                    RecordStatus::InProgress => Claim::InProgress {
+                        until_ms: existing.in_progress_expiration_ms,
+                    },
                 };
                 if existing.payload_hash == payload_hash {
                     Ok(held)
@@ -88,8 +91,14 @@ impl Idempotency {
         self.store.complete(key, data, self.expiration(now)).await
     }
 
-    pub async fn release(&self, key: &str) -> Result<(), PortError> {
-        self.store.release(key).await
+    /// Gives the claim back for a retry, noting why (see [`explain`]).
+    pub async fn release(&self, key: &str, why: &str) -> Result<(), PortError> {
+        self.store.release(key, why).await
+    }
+
+    /// What the store says about `key`, in words: see [`explain`].
+    pub async fn explain(&self, key: &str, now: OffsetDateTime) -> Result<String, PortError> {
+        Ok(explain(self.store.record(key).await?.as_ref(), now))
     }
 
     fn expiration(&self, now: OffsetDateTime) -> i64 {
@@ -104,6 +113,26 @@ pub fn record_is_live(record: &IdempotencyRecord, now: OffsetDateTime) -> bool {
     let expired = record.expiration < now.unix_timestamp();
     let abandoned = record.status == RecordStatus::InProgress && record.in_progress_expiration_ms < now_ms;
     !(expired || abandoned)
+}
+
+/// Why a message may have left its queue without an answer (the redrive policy moved it after its
+/// receives), read from its claim: never claimed, given back after a retryable failure (and
+/// which), abandoned by an invocation that stopped mid-event, still held, or completed.
+pub fn explain(record: Option<&IdempotencyRecord>, now: OffsetDateTime) -> String {
+    let Some(record) = record else {
+        return "never claimed: no worker started it".to_owned();
+    };
+    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    match (record.status, &record.last_error) {
+        (RecordStatus::Completed, _) => "completed: synced; its last receive was not acknowledged in time".to_owned(),
+        (RecordStatus::InProgress, Some(why)) if record.in_progress_expiration_ms == 0 => {
+            format!("retryable failure on its last attempt: {why}")
+        }
+        (RecordStatus::InProgress, _) if record.in_progress_expiration_ms < now_ms => {
+            "abandoned: the invocation handling it stopped mid-event (killed or timed out); a redrive reconciles what it did".to_owned()
+        }
+        (RecordStatus::InProgress, _) => "in progress: an invocation holds it right now".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -128,7 +157,10 @@ mod tests {
         let now = at(1_000_000);
         let deadline = 1_000_000_000 + 30_000;
         assert_eq!(idem.claim("k", "h", deadline, now).await?, Claim::Acquired);
-        assert_eq!(idem.claim("k", "h", deadline, now).await?, Claim::InProgress);
+        assert_eq!(
+            idem.claim("k", "h", deadline, now).await?,
+            Claim::InProgress { until_ms: deadline }
+        );
         idem.complete("k", Some("contact-1"), now).await?;
         assert_eq!(
             idem.claim("k", "h", deadline, now).await?,
@@ -174,11 +206,32 @@ mod tests {
         let idem = idempotency();
         let now = at(1_000_000);
         idem.claim("k", "h", 1_000_000_000 + 30_000, now).await?;
-        idem.release("k").await?;
+        idem.release("k", "ghl_rate_limited").await?;
+        assert_eq!(
+            idem.explain("k", now).await?,
+            "retryable failure on its last attempt: ghl_rate_limited"
+        );
         assert_eq!(
             idem.claim("k", "h", 1_000_000_000 + 30_000, now).await?,
             Claim::Acquired
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_dead_letter_is_explained_by_its_claim() -> Result<(), IdempotencyError> {
+        let idem = idempotency();
+        let now = at(1_000_000);
+        assert_eq!(idem.explain("k", now).await?, "never claimed: no worker started it");
+        idem.claim("k", "h", 1_000_000_000 + 1_000, now).await?;
+        assert!(idem.explain("k", now).await?.starts_with("in progress"));
+        // The invocation died: its claim outlived its deadline.
+        assert!(idem.explain("k", at(1_000_002)).await?.starts_with("abandoned"));
+        idem.claim("k", "h", 1_000_002_000 + 1_000, at(1_000_002)).await?;
+        idem.complete("k", None, at(1_000_002)).await?;
+        // A completed record is not reopened by a late release.
+        idem.release("k", "ghl_unavailable").await?;
+        assert!(idem.explain("k", at(1_000_003)).await?.starts_with("completed"));
         Ok(())
     }
 

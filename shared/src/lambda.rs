@@ -77,7 +77,7 @@ pub async fn handle_batch(
     event: SqsEvent,
     deadline_ms: Option<u64>,
 ) -> SqsBatchResponse {
-    let deadline = invocation_deadline_ms(deadline_ms, worker.clock().now(), worker::CLAIM_FALLBACK);
+    let deadline = invocation_deadline_ms(deadline_ms, worker.clock().now(), worker.deadline_fallback());
     let mut response = SqsBatchResponse::default();
     for record in &event.records {
         let id = record.message_id.as_deref().unwrap_or_default();
@@ -95,11 +95,39 @@ pub async fn handle_batch(
             id,
             body: record.body.as_deref().unwrap_or_default(),
         };
-        if let RecordOutcome::Retry { .. } = worker.handle(message, u64::try_from(deadline).ok()).await {
-            response.add_failure(id);
+        match worker.handle(message, u64::try_from(deadline).ok()).await {
+            RecordOutcome::Retry { .. } => response.add_failure(id),
+            RecordOutcome::Held { until_ms } => {
+                hold(worker, record, until_ms).await;
+                response.add_failure(id);
+            }
+            RecordOutcome::Synced { .. } | RecordOutcome::AlreadySynced | RecordOutcome::Parked { .. } => {}
         }
     }
     response
+}
+
+/// Margin past a held claim's expiry before the message comes back, so that the claim is surely
+/// claimable by then.
+const HOLD_MARGIN: Duration = Duration::from_secs(1);
+/// SQS's longest visibility timeout.
+const HOLD_MAX: Duration = Duration::from_secs(12 * 3600);
+
+/// Keeps a record whose event another invocation holds off the queue until that claim runs out:
+/// redelivered every visibility timeout instead, it would spend its receives on waiting and reach
+/// the DLQ while the event is still being synced. If the hold fails, plain redelivery remains.
+async fn hold(worker: &SyncWorker, record: &aws_lambda_events::event::sqs::SqsMessage, until_ms: i64) {
+    let (Some(redelivery), Some(queue), Some(receipt)) = (
+        worker.redelivery(),
+        record.event_source_arn.as_deref(),
+        record.receipt_handle.as_deref(),
+    ) else {
+        return;
+    };
+    let hold_for = (worker::remaining(until_ms, worker.clock().now()) + HOLD_MARGIN).min(HOLD_MAX);
+    if let Err(e) = redelivery.hold(queue, receipt, hold_for).await {
+        tracing::warn!(error = %e, "could not hold the message back; it is redelivered after its visibility timeout");
+    }
 }
 
 /// The whole life of the daily batch: build it once, then serve its triggers: an EventBridge

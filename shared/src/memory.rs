@@ -49,6 +49,29 @@ impl Queue for MemoryQueue {
     }
 }
 
+/// Notes each hold (queue, receipt, how long) instead of making it.
+#[derive(Debug, Default)]
+pub struct MemoryRedelivery {
+    holds: Mutex<Vec<(String, String, std::time::Duration)>>,
+}
+
+impl MemoryRedelivery {
+    pub fn holds(&self) -> Vec<(String, String, std::time::Duration)> {
+        self.holds.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl crate::ports::Redelivery for MemoryRedelivery {
+    async fn hold(&self, queue: &str, receipt: &str, hold_for: std::time::Duration) -> Result<(), PortError> {
+        self.holds
+            .lock()
+            .map_err(|_| poisoned("redelivery"))?
+            .push((queue.to_owned(), receipt.to_owned(), hold_for));
+        Ok(())
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct MemoryIdempotencyStore {
     records: Mutex<HashMap<String, IdempotencyRecord>>,
@@ -57,6 +80,13 @@ pub struct MemoryIdempotencyStore {
 impl MemoryIdempotencyStore {
     pub fn get(&self, key: &str) -> Option<IdempotencyRecord> {
         self.records.lock().ok()?.get(key).cloned()
+    }
+
+    /// Drops a record whatever its state, as its TTL would.
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut records) = self.records.lock() {
+            records.remove(key);
+        }
     }
 }
 
@@ -88,12 +118,24 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         Ok(())
     }
 
-    async fn release(&self, key: &str) -> Result<(), PortError> {
-        self.records
+    async fn release(&self, key: &str, why: &str) -> Result<(), PortError> {
+        let mut records = self.records.lock().map_err(|_| poisoned("idempotency store"))?;
+        if let Some(record) = records.get_mut(key)
+            && record.status == RecordStatus::InProgress
+        {
+            record.in_progress_expiration_ms = 0;
+            record.last_error = Some(why.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn record(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
+        Ok(self
+            .records
             .lock()
             .map_err(|_| poisoned("idempotency store"))?
-            .remove(key);
-        Ok(())
+            .get(key)
+            .cloned())
     }
 }
 

@@ -51,6 +51,14 @@ pub trait Queue: Send + Sync {
     }
 }
 
+/// Holds a received message back from redelivery for a while (SQS: `ChangeMessageVisibility`), so
+/// that a record waiting for another invocation's claim does not spend its receives meanwhile.
+#[async_trait]
+pub trait Redelivery: Send + Sync {
+    /// `queue` is where the message came from (an SQS queue ARN), `receipt` its receipt handle.
+    async fn hold(&self, queue: &str, receipt: &str, hold_for: std::time::Duration) -> Result<(), PortError>;
+}
+
 /// Lifecycle of an idempotency record, as in Powertools for AWS Lambda.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordStatus {
@@ -87,6 +95,9 @@ pub struct IdempotencyRecord {
     pub payload_hash: String,
     /// What the completed operation produced (e.g. the GHL contact id), for duplicate answers.
     pub data: Option<String>,
+    /// Why the last attempt gave the claim back (a retryable failure's reason), so that a message
+    /// the queue's redrive policy moved to the DLQ can still be explained.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +121,12 @@ pub trait IdempotencyStore: Send + Sync {
     /// Marks the key COMPLETED with the result and a fresh expiration.
     async fn complete(&self, key: &str, data: Option<&str>, expiration: i64) -> Result<(), PortError>;
 
-    /// Drops the claim so that a retry can take it again.
-    async fn release(&self, key: &str) -> Result<(), PortError>;
+    /// Gives an IN_PROGRESS claim back so that a retry can take it again at once, noting `why`
+    /// (a completed record is left as it is).
+    async fn release(&self, key: &str, why: &str) -> Result<(), PortError>;
+
+    /// The record under `key`, live or not (the ops tooling explains dead letters with it).
+    async fn record(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError>;
 }
 
 /// Where an LMS learner lives in GHL.

@@ -236,6 +236,7 @@ impl Deployment {
             mapping_file: Some(PathBuf::from(ROOT).join(mapping)),
             lms_base_urls: Default::default(),
             background: false,
+            deadline_fallback: lms_ghl::worker::CLAIM_FALLBACK,
         }
     }
 

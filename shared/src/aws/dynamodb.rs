@@ -62,6 +62,7 @@ fn record_from_item(item: &HashMap<String, AttributeValue>) -> Option<Idempotenc
         in_progress_expiration_ms: get_n(item, "in_progress_expiration").unwrap_or(0),
         payload_hash: get_s(item, "validation").unwrap_or_default(),
         data: get_s(item, "data"),
+        last_error: get_s(item, "last_error"),
     })
 }
 
@@ -136,15 +137,46 @@ impl IdempotencyStore for DynamoTable {
         Ok(())
     }
 
-    async fn release(&self, key: &str) -> Result<(), PortError> {
-        self.client
-            .delete_item()
+    /// An in-progress expiry of 0 makes the claim abandoned, so claimable at once; the item stays
+    /// (with its TTL) to tell why. A completed record is not touched.
+    async fn release(&self, key: &str, why: &str) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .key(PK, s(key))
+            .update_expression("SET #ipexp = :zero, #last_error = :why")
+            .condition_expression("#status = :inprogress")
+            .expression_attribute_names("#ipexp", "in_progress_expiration")
+            .expression_attribute_names("#last_error", "last_error")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":why", s(why))
+            .expression_attribute_values(":inprogress", s(RecordStatus::InProgress.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(())
+            }
+            Err(other) => Err(PortError::new("idempotency store", describe(&other))),
+        }
+    }
+
+    async fn record(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(key))
+            .consistent_read(true)
             .send()
             .await
             .map_err(|e| PortError::new("idempotency store", describe(&e)))?;
-        Ok(())
+        Ok(output.item().and_then(record_from_item))
     }
 }
 

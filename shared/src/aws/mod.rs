@@ -7,7 +7,7 @@ mod sqs;
 
 pub use dynamodb::DynamoTable;
 pub use secrets::SecretsManager;
-pub use sqs::SqsQueue;
+pub use sqs::{SqsQueue, SqsRedelivery};
 
 /// The SDK configuration for this process; load once per cold start.
 pub async fn sdk_config() -> aws_config::SdkConfig {

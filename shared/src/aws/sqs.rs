@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::describe;
-use crate::ports::{OutboundMessage, PortError, Queue};
+use crate::ports::{OutboundMessage, PortError, Queue, Redelivery};
 
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
@@ -98,6 +98,63 @@ impl Queue for SqsQueue {
                 pending.retain(|(i, _)| failed.contains(&i.to_string().as_str()));
             }
         }
+        Ok(())
+    }
+}
+
+/// `ChangeMessageVisibility` on the queue a record came from, its URL looked up once per queue
+/// ARN (`arn:aws:sqs:<region>:<account>:<name>`).
+#[derive(Debug)]
+pub struct SqsRedelivery {
+    client: aws_sdk_sqs::Client,
+    urls: std::sync::Mutex<HashMap<String, String>>,
+}
+
+impl SqsRedelivery {
+    pub fn new(client: aws_sdk_sqs::Client) -> Self {
+        Self {
+            client,
+            urls: Default::default(),
+        }
+    }
+
+    async fn url(&self, queue_arn: &str) -> Result<String, PortError> {
+        if let Some(url) = self.urls.lock().ok().and_then(|urls| urls.get(queue_arn).cloned()) {
+            return Ok(url);
+        }
+        let mut parts = queue_arn.rsplit(':');
+        let (Some(name), Some(account)) = (parts.next(), parts.next()) else {
+            return Err(PortError::new("queue", format!("not a queue ARN: {queue_arn}")));
+        };
+        let url = self
+            .client
+            .get_queue_url()
+            .queue_name(name)
+            .queue_owner_aws_account_id(account)
+            .send()
+            .await
+            .map_err(|e| PortError::new("queue", describe(&e)))?
+            .queue_url
+            .ok_or_else(|| PortError::new("queue", format!("no URL for {queue_arn}")))?;
+        if let Ok(mut urls) = self.urls.lock() {
+            urls.insert(queue_arn.to_owned(), url.clone());
+        }
+        Ok(url)
+    }
+}
+
+#[async_trait]
+impl Redelivery for SqsRedelivery {
+    async fn hold(&self, queue: &str, receipt: &str, hold_for: std::time::Duration) -> Result<(), PortError> {
+        let url = self.url(queue).await?;
+        self.client
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(receipt)
+            .visibility_timeout(i32::try_from(hold_for.as_secs()).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| PortError::new("queue", describe(&e)))?;
         Ok(())
     }
 }

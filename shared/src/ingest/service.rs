@@ -213,7 +213,7 @@ impl IngestService {
         };
         match held {
             None => {}
-            Some(Claim::InProgress) => return Err(IngestError::InProgress),
+            Some(Claim::InProgress { .. }) => return Err(IngestError::InProgress),
             Some(_) => {
                 info!(event_id = %envelope.event_id, "duplicate delivery; already queued");
                 return Ok(IngestResponse {
@@ -225,7 +225,7 @@ impl IngestService {
 
         let message = contract::encode(envelope).map_err(|e| IngestError::Misconfigured(e.to_string()))?;
         if let Err(err) = self.queue.send(&message).await {
-            if let Err(release) = self.idempotency.release(key).await {
+            if let Err(release) = self.idempotency.release(key, "queue_unavailable").await {
                 // The claim expires with the invocation deadline, so the retry still gets through.
                 warn!(error = %release, "could not release ingest claim");
             }

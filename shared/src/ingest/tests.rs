@@ -647,6 +647,7 @@ async fn held_claim(h: &Harness, key: &str, hash: &str, completed: bool) {
         in_progress_expiration_ms: (NOW + 60) * 1000,
         payload_hash: hash.to_owned(),
         data: None,
+        last_error: None,
     };
     let now = OffsetDateTime::from_unix_timestamp(NOW).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let written = h.store.put_if_claimable(&record, now).await;

@@ -35,7 +35,7 @@ use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::keys;
 use crate::lms::{Destinations, LmsAccounts, LmsError};
 use crate::mapping::Mapping;
-use crate::ports::{EntityMap, OutboundMessage, PortError, Queue};
+use crate::ports::{EntityMap, OutboundMessage, PortError, Queue, Redelivery};
 
 /// Why an event could not be synced.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,12 @@ pub enum RecordOutcome {
     Retry {
         reason: String,
     },
+    /// Another invocation is syncing this event; its claim runs out at `until_ms` (epoch ms) at
+    /// the latest. The queue should hold the message back until then rather than redeliver it
+    /// (and count a receive) every visibility timeout.
+    Held {
+        until_ms: i64,
+    },
     /// Moved to the dead-letter queue; will not be retried.
     Parked {
         reason: String,
@@ -124,6 +130,8 @@ pub struct SyncWorker {
     clock: Arc<dyn Clock>,
     lms: LmsAccounts,
     outbound: Destinations,
+    redelivery: Option<Arc<dyn Redelivery>>,
+    deadline_fallback: Duration,
 }
 
 /// How long an IN_PROGRESS claim may live when the caller reports no usable deadline: longer than
@@ -148,7 +156,30 @@ impl SyncWorker {
             clock,
             lms: LmsAccounts::default(),
             outbound: Destinations::default(),
+            redelivery: None,
+            deadline_fallback: CLAIM_FALLBACK,
         }
+    }
+
+    /// How the queue edge holds back a message whose event another invocation is syncing.
+    pub fn with_redelivery(mut self, redelivery: Arc<dyn Redelivery>) -> Self {
+        self.redelivery = Some(redelivery);
+        self
+    }
+
+    /// How long an invocation is taken to last when its runtime reports no usable deadline (a
+    /// local emulator); [`CLAIM_FALLBACK`] by default.
+    pub fn with_deadline_fallback(mut self, fallback: Duration) -> Self {
+        self.deadline_fallback = fallback;
+        self
+    }
+
+    pub fn deadline_fallback(&self) -> Duration {
+        self.deadline_fallback
+    }
+
+    pub(crate) fn redelivery(&self) -> Option<&dyn Redelivery> {
+        self.redelivery.as_deref()
     }
 
     /// The LMS accounts the mapping's targets write to (GHL → LMS).
@@ -231,7 +262,7 @@ impl SyncWorker {
         };
         let now = self.clock.now();
         let key = keys::event_claim(&envelope.event_id);
-        let deadline = invocation_deadline_ms(deadline_ms, now, CLAIM_FALLBACK);
+        let deadline = invocation_deadline_ms(deadline_ms, now, self.deadline_fallback);
         match self
             .idempotency
             .claim(&key, envelope.delivery_hash.as_str(), deadline, now)
@@ -246,11 +277,12 @@ impl SyncWorker {
                 );
                 return RecordOutcome::AlreadySynced;
             }
-            Ok(Claim::InProgress) => {
-                info!("another invocation is syncing this event; retry later");
-                return RecordOutcome::Retry {
-                    reason: "in_progress".into(),
-                };
+            Ok(Claim::InProgress { until_ms }) => {
+                info!(
+                    until_ms,
+                    "another invocation is syncing this event; held back until its claim runs out"
+                );
+                return RecordOutcome::Held { until_ms };
             }
             Err(e) => {
                 warn!(error = %e, "idempotency store unavailable");
@@ -294,7 +326,7 @@ impl SyncWorker {
                 RecordOutcome::Synced { result }
             }
             Err(err) => {
-                if let Err(e) = self.idempotency.release(&key).await {
+                if let Err(e) = self.idempotency.release(&key, err.reason()).await {
                     warn!(error = %e, "could not release claim; it expires with the deadline");
                 }
                 if err.is_retryable() {

@@ -128,7 +128,7 @@ async fn a_claim_made_with_another_delivery_hash_is_already_synced_not_parked() 
     let now = time::OffsetDateTime::now_utc();
     for hash in ["sha256:another-delivery", "0123abcd (a v1 event hash)"] {
         let key = crate::keys::event_claim(&event_id);
-        claims.release(&key).await.map_err(|e| e.to_string())?;
+        claims.forget(&key);
         let record = IdempotencyRecord {
             key: key.clone(),
             status: RecordStatus::InProgress,
@@ -136,6 +136,7 @@ async fn a_claim_made_with_another_delivery_hash_is_already_synced_not_parked() 
             in_progress_expiration_ms: (now.unix_timestamp() + 60) * 1000,
             payload_hash: hash.to_owned(),
             data: None,
+            last_error: None,
         };
         claims
             .put_if_claimable(&record, now)
