@@ -179,6 +179,12 @@ def main():
             visibility = resources.get(queue, {}).get("Properties", {}).get("VisibilityTimeout", 30)
             if int(visibility) < 6 * int(timeout):
                 problems.append(f"{queue}: VisibilityTimeout {visibility} < 6 × {name} Timeout {timeout}")
+            # A message a dead invocation held must outlive its claim (the invocation's timeout)
+            # many times over before the redrive policy parks it; tests/devkit's LOCAL_TIMING keeps
+            # the same ratio for scripts/run.
+            receives = resources.get(queue, {}).get("Properties", {}).get("RedrivePolicy", {}).get("maxReceiveCount", 0)
+            if int(receives) * int(visibility) < 10 * int(timeout):
+                problems.append(f"{queue}: maxReceiveCount {receives} × VisibilityTimeout {visibility} < 10 × {name} Timeout {timeout}")
             most = ep.get("ScalingConfig", {}).get("MaximumConcurrency")
             if isinstance(most, dict):
                 parameter = parameters.get(most.get("Ref"), {})

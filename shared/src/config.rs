@@ -138,7 +138,8 @@ impl WorkerSettings {
             .into_iter()
             .filter_map(|(platform, name)| env.optional(name).map(|url| (platform, url)))
             .collect(),
-            deadline_fallback: env.seconds("DEADLINE_FALLBACK_SECS", crate::worker::CLAIM_FALLBACK.as_secs())?,
+            deadline_fallback: env
+                .seconds("DEADLINE_FALLBACK_SECS", crate::worker::CLAIM_FALLBACK.as_secs())?,
             background: match env.optional("BUDGET_PRIORITY").as_deref() {
                 None | Some("realtime") => false,
                 Some("background") => true,

@@ -222,7 +222,10 @@ mod tests {
     async fn a_dead_letter_is_explained_by_its_claim() -> Result<(), IdempotencyError> {
         let idem = idempotency();
         let now = at(1_000_000);
-        assert_eq!(idem.explain("k", now).await?, "never claimed: no worker started it");
+        assert_eq!(
+            idem.explain("k", now).await?,
+            "never claimed: no worker started it"
+        );
         idem.claim("k", "h", 1_000_000_000 + 1_000, now).await?;
         assert!(idem.explain("k", now).await?.starts_with("in progress"));
         // The invocation died: its claim outlived its deadline.

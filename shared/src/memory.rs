@@ -64,10 +64,11 @@ impl MemoryRedelivery {
 #[async_trait]
 impl crate::ports::Redelivery for MemoryRedelivery {
     async fn hold(&self, queue: &str, receipt: &str, hold_for: std::time::Duration) -> Result<(), PortError> {
-        self.holds
-            .lock()
-            .map_err(|_| poisoned("redelivery"))?
-            .push((queue.to_owned(), receipt.to_owned(), hold_for));
+        self.holds.lock().map_err(|_| poisoned("redelivery"))?.push((
+            queue.to_owned(),
+            receipt.to_owned(),
+            hold_for,
+        ));
         Ok(())
     }
 }

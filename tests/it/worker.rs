@@ -1,8 +1,11 @@
 //! `sync-worker` against moto and a GHL that answers as told (wiremock): exactly-once effects,
 //! retryable failures reported for redelivery, permanent ones parked on the DLQ.
 
+use std::time::Duration;
+
 use integration_tests::{Deployment, LOCATION_ID, sample_event};
 use lms_ghl::SqsEvent;
+use lms_ghl::idempotency::Idempotency;
 use lms_ghl::lambda::{handle_batch, serve_ingest};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -46,6 +49,69 @@ async fn mount_custom_fields(ghl: &MockServer) {
         )
         .mount(ghl)
         .await;
+}
+
+/// What `xtask parked` says of a message the redrive policy moved to a DLQ with this body.
+async fn dead_letter_reason(deployment: &Deployment, body: &str) -> String {
+    let claims = Idempotency::new(std::sync::Arc::new(deployment.table()), Duration::ZERO);
+    lms_ghl::worker::dead_letter_reason(&claims, body, None, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A record whose event another invocation is syncing is held off the queue until that claim
+/// runs out (not redelivered every visibility timeout, spending its receives), then taken over.
+#[tokio::test]
+async fn a_record_held_by_a_live_claim_waits_off_the_queue_until_the_claim_runs_out() {
+    let (deployment, event) = queued_enrollment().await;
+    let body = event.records[0].body.clone().unwrap_or_default();
+    let envelope = lms_ghl::contract::decode(&body).unwrap_or_else(|e| panic!("{e}"));
+    let claims = Idempotency::new(std::sync::Arc::new(deployment.table()), Duration::from_secs(3600));
+    let now = time::OffsetDateTime::now_utc();
+    let until_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64 + 6_000;
+    let key = lms_ghl::keys::event_claim(&envelope.event_id);
+    let claimed = claims
+        .claim(&key, "sha256:another-invocation", until_ms, now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(claimed, lms_ghl::idempotency::Claim::Acquired);
+    assert!(
+        dead_letter_reason(&deployment, &body)
+            .await
+            .contains("in progress")
+    );
+
+    let worker = deployment.worker("http://127.0.0.1:9").await;
+    let response = handle_batch(&worker, event, None).await;
+    assert_eq!(response.batch_item_failures.len(), 1, "left for redelivery");
+    // The queue's visibility timeout is 30 s; the hold brought the message back after the claim's
+    // 6 s (and a second's margin) instead, and it was received twice in all, not once per wait.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        deployment.receive(&deployment.queue_url).await.is_empty(),
+        "held back"
+    );
+    let started = tokio::time::Instant::now();
+    let again = loop {
+        let records = deployment.receive(&deployment.queue_url).await;
+        if !records.is_empty() || started.elapsed() > Duration::from_secs(15) {
+            break records;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        again.len(),
+        1,
+        "back once the claim ran out, well before the 30 s visibility timeout"
+    );
+    assert_eq!(
+        again[0]
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map(String::as_str),
+        Some("2")
+    );
+    assert!(dead_letter_reason(&deployment, &body).await.contains("abandoned"));
 }
 
 /// A deployment with one enrollment queued; returns it and the queued records.
@@ -142,6 +208,12 @@ async fn ghl_429_and_500_fail_the_item_once_retries_are_spent_and_a_later_delive
             .collect();
         assert_eq!(ids, [message_id.as_str()], "GHL {status} must fail the item");
         assert_eq!(deployment.visible_messages(&deployment.dlq_url).await, 0);
+        // Had the redrive policy moved it to the DLQ now, its claim would tell why.
+        let why = dead_letter_reason(&deployment, event.records[0].body.as_deref().unwrap_or_default()).await;
+        assert!(
+            why.contains("retryable failure on its last attempt: ") && !why.ends_with(": "),
+            "GHL {status}: {why}"
+        );
 
         // SQS redelivers: the claim was released, so this delivery does the work.
         let retried = handle_batch(&worker, event, None).await;

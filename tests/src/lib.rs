@@ -126,6 +126,16 @@ pub struct Deployment {
 
 impl Deployment {
     pub async fn new() -> Self {
+        Self::with_queues(None, 3).await
+    }
+
+    /// The same with queues of a given visibility timeout (SQS's 30 s by default) and redrive
+    /// receives, as `timing` sets them (see `devkit::provision::Timing`).
+    pub async fn with_timing(timing: devkit::provision::Timing) -> Self {
+        Self::with_queues(Some(timing.visibility_timeout_secs), timing.max_receive_count).await
+    }
+
+    async fn with_queues(visibility_timeout_secs: Option<u32>, max_receive_count: u32) -> Self {
         assert!(
             std::env::var("AWS_ENDPOINT_URL").is_ok(),
             "AWS_ENDPOINT_URL is not set: run the integration tests through scripts/test"
@@ -142,8 +152,8 @@ impl Deployment {
             batch_dead_letter_queue: format!("lms-sync-batch-dlq-{suffix}"),
             continuation_queue: format!("lms-sync-continuation-{suffix}"),
             continuation_dead_letter_queue: format!("lms-sync-continuation-dlq-{suffix}"),
-            visibility_timeout_secs: None,
-            max_receive_count: 3,
+            visibility_timeout_secs,
+            max_receive_count,
             table: format!("lms-sync-{suffix}"),
             webhook_secret_id: format!("lms-sync/{suffix}/webhooks"),
             webhook_secrets: WEBHOOK_SECRETS.into(),

@@ -25,14 +25,29 @@ impl Lambda {
     /// The function's answer to `payload`; an error when it cannot be reached, reports a function
     /// error, or answers something other than `R`.
     pub async fn invoke<P: Serialize, R: DeserializeOwned>(&self, function: &str, payload: &P) -> Result<R> {
+        self.invoke_within(function, payload, None).await
+    }
+
+    /// The same, failing with [`Unanswered`] when the function takes longer than `within` (instead
+    /// of the client's 300 s, which covers a first build).
+    pub async fn invoke_within<P: Serialize, R: DeserializeOwned>(
+        &self,
+        function: &str,
+        payload: &P,
+        within: Option<Duration>,
+    ) -> Result<R> {
         let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base_url);
-        let response = self
-            .http
-            .post(&url)
-            .json(payload)
-            .send()
-            .await
-            .with_context(|| format!("{function} is not reachable at {url}"))?;
+        let mut request = self.http.post(&url).json(payload);
+        if let Some(within) = within {
+            request = request.timeout(within);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) if e.is_timeout() => return Err(Unanswered { within }.into()),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("{function} is not reachable at {url}")));
+            }
+        };
         let status = response.status();
         // Lambda reports a function error as 200 with this header; the emulator may use a status.
         let function_error = response.headers().contains_key("x-amz-function-error");
@@ -47,6 +62,24 @@ impl Lambda {
             .with_context(|| format!("{function} answered something unexpected: {}", excerpt(&body)))
     }
 }
+
+/// A function that took the request and never answered: under `cargo lambda watch`, usually a
+/// function process that died (its invocation is never finished).
+#[derive(Debug)]
+pub struct Unanswered {
+    pub within: Option<Duration>,
+}
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.within {
+            Some(within) => write!(f, "no answer within {} s", within.as_secs()),
+            None => write!(f, "no answer"),
+        }
+    }
+}
+
+impl std::error::Error for Unanswered {}
 
 /// The start of an answer, for an error message that stays one line.
 fn excerpt(body: &[u8]) -> String {

@@ -17,9 +17,9 @@ pub async fn run(sdk: &aws_config::SdkConfig) -> Result<()> {
         batch_dead_letter_queue: format!("{prefix}-batch-dlq"),
         continuation_queue: format!("{prefix}-continuation"),
         continuation_dead_letter_queue: format!("{prefix}-continuation-dlq"),
-        // Short, so that a message the forwarder handed to a function that died comes back quickly.
-        visibility_timeout_secs: Some(5),
-        max_receive_count: 3,
+        // The template's ratios (see `Timing`): a claim runs out before its message comes back.
+        visibility_timeout_secs: Some(devkit::provision::LOCAL_TIMING.visibility_timeout_secs),
+        max_receive_count: devkit::provision::LOCAL_TIMING.max_receive_count,
         table: format!("{prefix}-sync"),
         webhook_secret_id: format!("{prefix}/webhooks"),
         webhook_secrets,
@@ -45,6 +45,10 @@ pub async fn run(sdk: &aws_config::SdkConfig) -> Result<()> {
     println!("TABLE_NAME={}", provisioned.table);
     println!("WEBHOOK_SECRET_ID={}", provisioned.webhook_secret_id);
     println!("GHL_SECRET_ID={}", provisioned.ghl_secret_id);
+    println!(
+        "DEADLINE_FALLBACK_SECS={}",
+        devkit::provision::LOCAL_TIMING.claim_secs
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 use crate::lambda::Lambda;
 
@@ -71,6 +72,14 @@ async fn forward_queue(
     let queue_url = crate::env_var(source.url_variable)?;
     let queue_arn = devkit::sqs::queue_arn(sqs, &queue_url).await?;
     println!("[forward] polling the {queue} queue for {}", source.function);
+    // Once the function has answered (its first invocation may wait for a build), an invocation
+    // that outlasts the worker's own deadline (DEADLINE_FALLBACK_SECS) and a margin means its
+    // process is gone: say so in a line scripts/run watches for.
+    let deadline = std::env::var("DEADLINE_FALLBACK_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(120);
+    let mut answered = false;
     loop {
         let received = devkit::sqs::receive(sqs, &queue_url)
             .max_number_of_messages(source.batch_size)
@@ -96,8 +105,19 @@ async fn forward_queue(
             .into_iter()
             .map(|m| devkit::sqs::lambda_record(m, &queue_arn, region))
             .collect();
-        let response: SqsBatchResponse = match lambda.invoke(source.function, &event).await {
-            Ok(response) => response,
+        let within = answered.then(|| Duration::from_secs(deadline + 30));
+        let response: SqsBatchResponse = match lambda.invoke_within(source.function, &event, within).await {
+            Ok(response) => {
+                answered = true;
+                response
+            }
+            Err(err) if err.is::<crate::lambda::Unanswered>() => {
+                println!(
+                    "[forward] LOST {}: {err:#} ({queue} queue); its process is likely gone, the messages stay on the queue",
+                    source.function
+                );
+                continue;
+            }
             Err(err) => {
                 println!("[forward] {queue}: {err:#}; the messages stay on the queue");
                 tokio::time::sleep(Duration::from_secs(2)).await;
@@ -144,10 +164,14 @@ const DEAD_LETTER_QUEUES: &[(&str, &str)] = &[
 ];
 
 /// Prints the number of parked messages on every dead-letter queue on stdout (`scripts/run`
-/// compares it with 0) and each one's queue and reason on stderr. Peeks without hiding them, so
-/// a later look sees them again.
+/// compares it with 0) and each one's queue, receive count and reason on stderr: the worker's for
+/// a message it parked, its claim's story for one the redrive policy moved after its receives.
+/// Peeks without hiding them, so a later look sees them again.
 pub async fn parked(sdk: &aws_config::SdkConfig) -> Result<()> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
+    let table =
+        lms_ghl::aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), crate::env_var("TABLE_NAME")?);
+    let claims = lms_ghl::idempotency::Idempotency::new(std::sync::Arc::new(table), Duration::from_secs(0));
     let mut total = 0;
     for (queue, variable) in DEAD_LETTER_QUEUES {
         let url = crate::env_var(variable)?;
@@ -168,10 +192,27 @@ pub async fn parked(sdk: &aws_config::SdkConfig) -> Result<()> {
                     .unwrap_or("-")
                     .to_owned()
             };
+            let receives = message
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .map_or("?", String::as_str);
+            let reason = message
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get("error_reason"))
+                .and_then(|v| v.string_value.as_deref());
+            let why = lms_ghl::worker::dead_letter_reason(
+                &claims,
+                message.body.as_deref().unwrap_or_default(),
+                reason,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap_or_else(|e| format!("claim unreadable: {e}"));
             eprintln!(
-                "[parked] {queue} {}: {}: {}",
+                "[parked] {queue} {} ({receives} receive(s)): {why}: {}",
                 message.message_id.as_deref().unwrap_or("(no id)"),
-                attribute("error_reason"),
                 attribute("error_detail")
             );
         }

@@ -119,7 +119,12 @@ impl SqsRedelivery {
     }
 
     async fn url(&self, queue_arn: &str) -> Result<String, PortError> {
-        if let Some(url) = self.urls.lock().ok().and_then(|urls| urls.get(queue_arn).cloned()) {
+        if let Some(url) = self
+            .urls
+            .lock()
+            .ok()
+            .and_then(|urls| urls.get(queue_arn).cloned())
+        {
             return Ok(url);
         }
         let mut parts = queue_arn.rsplit(':');

@@ -381,6 +381,29 @@ impl SyncWorker {
     }
 }
 
+/// Why a message is on a dead-letter queue: the reason the worker parked it with (its
+/// `error_reason` attribute), or, for one the queue's redrive policy moved there after its
+/// receives, what the event's claim says (the last attempt's retryable error, a worker that died
+/// mid-event, ...). `None` only when the claim cannot be read.
+pub async fn dead_letter_reason(
+    idempotency: &Idempotency,
+    body: &str,
+    parked_reason: Option<&str>,
+    now: time::OffsetDateTime,
+) -> Result<String, PortError> {
+    if let Some(reason) = parked_reason.filter(|r| !r.is_empty()) {
+        return Ok(format!("parked: {reason}"));
+    }
+    let envelope = match contract::decode(body) {
+        Ok(envelope) => envelope,
+        Err(e) => return Ok(format!("moved by the redrive policy, unreadable: {e}")),
+    };
+    let claim = idempotency
+        .explain(&keys::event_claim(&envelope.event_id), now)
+        .await?;
+    Ok(format!("moved by the redrive policy; {claim}"))
+}
+
 /// A claim made with another hash: an identity that was accepted is never refused. Different
 /// content under one event id is logged loudly for the operator; an older version's hash (v1
 /// messages hashed the event, not the delivery) is just another way of writing the same one.

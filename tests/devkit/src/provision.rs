@@ -10,6 +10,66 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use secrecy::{ExposeSecret, SecretString};
 
+/// How long a worker invocation lasts (its claims' lifetime) against the queues' visibility timeout
+/// and receives. The template's worker: 60 s, 360 s and 5. The claim must run out before the
+/// message comes back (else a redelivery meets a live claim and waits again), and the receives
+/// must cover many claim lifetimes (else a message whose worker died is parked before anyone can
+/// take it over).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub claim_secs: u32,
+    pub visibility_timeout_secs: u32,
+    pub max_receive_count: u32,
+}
+
+impl Timing {
+    /// The two rules `scripts/dev/check_template.py` applies to the template.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.claim_secs >= self.visibility_timeout_secs {
+            problems.push(format!(
+                "claim lifetime {} s is not below the visibility timeout {} s",
+                self.claim_secs, self.visibility_timeout_secs
+            ));
+        }
+        if self.max_receive_count * self.visibility_timeout_secs < 10 * self.claim_secs {
+            problems.push(format!(
+                "{} receives × {} s do not cover 10 claim lifetimes of {} s",
+                self.max_receive_count, self.visibility_timeout_secs, self.claim_secs
+            ));
+        }
+        problems
+    }
+}
+
+/// `scripts/run`'s: `cargo lambda watch` reports no deadline, so the worker takes
+/// `DEADLINE_FALLBACK_SECS` (printed by `xtask provision`) as its invocation's length.
+pub const LOCAL_TIMING: Timing = Timing {
+    claim_secs: 30,
+    visibility_timeout_secs: 90,
+    max_receive_count: 10,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_timing_keeps_the_templates_ratios() {
+        assert_eq!(LOCAL_TIMING.problems(), Vec::<String>::new());
+        let old = Timing {
+            claim_secs: 120,
+            visibility_timeout_secs: 5,
+            max_receive_count: 3,
+        };
+        assert_eq!(
+            old.problems().len(),
+            2,
+            "the settings a killed worker's message was parked under"
+        );
+    }
+}
+
 /// What to create. Names are the caller's: the tests add a random suffix so that parallel tests
 /// never share state, the local run uses fixed names that the functions' environment points at.
 pub struct Resources {
