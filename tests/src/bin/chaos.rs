@@ -401,7 +401,23 @@ impl Run {
                 }
             }
         };
-        tokio::try_join!(pollers, drive)?;
+        // A long run says where it is every 30 s rather than going quiet.
+        let progress = async {
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if started.elapsed().as_secs().is_multiple_of(30) {
+                    eprintln!(
+                        "[chaos] {} s: {} deliveries, {} worker processes, {} message(s) on the queue",
+                        started.elapsed().as_secs(),
+                        self.counters.deliveries.load(Ordering::Relaxed),
+                        self.counters.invocations.load(Ordering::Relaxed),
+                        self.deployment.visible_messages(&self.deployment.queue_url).await
+                    );
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        tokio::try_join!(pollers, drive, progress)?;
         Ok(started.elapsed())
     }
 
