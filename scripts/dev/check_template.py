@@ -228,6 +228,14 @@ def main():
             for queue in consumed:
                 if dead_letter_of.get(queue) != parks:
                     problems.append(f"{name}: parks on {parks}, not on {queue}'s dead-letter queue {dead_letter_of.get(queue)}")
+                # The worker holds back a record whose event another invocation is syncing.
+                granted = set()
+                for statement in policy_statements(resources[name].get("Properties", {})):
+                    if target_of(statement.get("Resource")) == queue:
+                        actions = statement.get("Action", [])
+                        granted.update([actions] if isinstance(actions, str) else actions)
+                for action in sorted({"sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"} - granted):
+                    problems.append(f"{name}: may not {action} on {queue} (the worker's holds need it)")
 
     # Scheduled invocations: each rule may invoke its function, under the same condition.
     permissions = [r for r in resources.values() if r.get("Type") == "AWS::Lambda::Permission"]
