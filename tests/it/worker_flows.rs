@@ -5,8 +5,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ghl_sandbox::{DEFAULT_LOCATION_ID, Sandbox, SandboxConfig};
-use integration_tests::{Deployment, sync_all};
+use ghl_sandbox::{DEFAULT_LOCATION_ID, FaultConfig, Sandbox, SandboxConfig};
+use integration_tests::{Deployment, sync_all, sync_redelivered};
 use lms_ghl::domain::{
     CourseRef, Email, LearnerCreated, LearnerRef, MilestoneKind, MilestoneReached, NoteAdded, Progress,
     SourcePlatform, SyncEvent, TaskAction, TaskChanged,
@@ -533,4 +533,59 @@ async fn fields_ride_on_the_upsert_of_an_unknown_learner() {
             .and_then(|v| v.as_str()),
         Some("Onboarding 101")
     );
+}
+
+/// GHL creates the task but its answer is lost (a timeout or reset after GHL acted): the worker
+/// must not repeat the create blindly. It looks for the task (here the list's answer is lost too,
+/// so the event is redelivered), and the re-attempt adopts the task instead of making a second.
+/// Found by the chaos run: creates used to be retried by the client like idempotent calls.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_adopted_not_repeated() {
+    let (ghl, deployment) = setup().await;
+    let worker = deployment.worker(&ghl.url()).await;
+    sync_all(&worker, deployment.queue_event("e-learner", enrollment()).await).await;
+    let contact = only_contact(&ghl);
+    let welcome = ghl.tasks(DEFAULT_LOCATION_ID, &contact.id).len();
+
+    ghl.set_faults(FaultConfig {
+        rate_lost_answer: 1.0,
+        ..FaultConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let records = deployment
+        .queue_event("e-done", course(Progress::Completed))
+        .await;
+    let mut event = lms_ghl::SqsEvent::default();
+    event.records = records.clone();
+    let first = lms_ghl::lambda::serve_sqs(
+        &worker,
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+    )
+    .await;
+    assert_eq!(
+        first.batch_item_failures.len(),
+        1,
+        "no answer from GHL: redelivered"
+    );
+    let created = ghl.tasks(DEFAULT_LOCATION_ID, &contact.id).len() - welcome;
+    assert_eq!(
+        created, 1,
+        "GHL created the task once, and the worker did not repeat it"
+    );
+    assert!(
+        ghl.stats().injected_lost_answers >= 2,
+        "the create's and the list's answers were lost"
+    );
+
+    ghl.set_faults(FaultConfig::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    sync_redelivered(&worker, records, Duration::from_secs(30)).await;
+    let tasks = ghl.tasks(DEFAULT_LOCATION_ID, &contact.id);
+    assert_eq!(tasks.len() - welcome, 1, "adopted, not created again: {tasks:?}");
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t.title == "Ada Lovelace: finish Onboarding 101" && t.completed)
+    );
+    assert_eq!(ghl.notes(DEFAULT_LOCATION_ID, &contact.id).len(), 1);
 }

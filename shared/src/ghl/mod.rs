@@ -19,5 +19,5 @@ pub use clients::GhlClients;
 pub use contacts::Created;
 pub use error::GhlError;
 pub use rate::{BudgetConfig, RateBudget, RateHeaders, RateLimits, SharedRateBudget, Unlimited};
-pub use retry::{Idempotence, RetryPolicy};
+pub use retry::{Failure, Idempotence, RetryClass, RetryPolicy};
 pub use types::*;

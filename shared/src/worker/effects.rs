@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::{Context, SyncError};
-use crate::ghl::{Idempotence, NewTask, NoteFields};
+use crate::ghl::{Failure, GhlError, Idempotence, NewTask, NoteFields, RetryClass};
 use crate::keys::EntityKey;
 use crate::ports::EntityLink;
 
@@ -53,6 +53,18 @@ pub(crate) struct Listed {
 impl Listed {
     fn get(map: &Mutex<HashMap<String, Listing>>, contact_id: &str) -> Option<Listing> {
         map.lock().ok()?.get(contact_id).cloned()
+    }
+
+    /// Drops what was listed of the contact's tasks or notes (`new`'s kind): a create may have
+    /// changed it.
+    fn forget(&self, contact_id: &str, new: &NewEntity<'_>) {
+        let map = match new {
+            NewEntity::Task { .. } => &self.tasks,
+            NewEntity::Note(_) => &self.notes,
+        };
+        if let Ok(mut map) = map.lock() {
+            map.remove(contact_id);
+        }
     }
 
     fn put(map: &Mutex<HashMap<String, Listing>>, contact_id: &str, entries: Listing) {
@@ -104,42 +116,25 @@ pub(crate) async fn ensure(
     };
     let (ghl_id, completed) = match found {
         Some(found) => found,
-        None => {
-            // Protected: a repeat is caught by the intent and the marker above, so retrying the
-            // create is safe.
-            let created = match new {
-                NewEntity::Task { spec, completed } => {
-                    let task = NewTask {
-                        title: spec.title.clone(),
-                        body: Some(with_marker(&spec.body, key)),
-                        due_date: spec.due_date.clone(),
-                        completed,
-                        assigned_to: spec.assignee.clone(),
-                    };
-                    let id = cx
-                        .ghl
-                        .create_task(contact_id, &task, Idempotence::Protected)
-                        .await?
-                        .id;
-                    (id, completed)
+        None => match create(cx, contact_id, key, &new).await {
+            Ok(created) => {
+                // A crash test kills the worker here: GHL has the entity, the map does not yet.
+                fail::fail_point!("after-ghl-create");
+                created
+            }
+            // GHL may have created it and the answer was lost (5xx, timeout, dropped connection):
+            // look for it before anything else, with a fresh list. If it is not there, the event
+            // is redelivered, and its re-attempt reconciles again before creating (the intent is
+            // written), by which time a slow create has surely landed.
+            Err(e) if e.failure() == Failure::MaybeActed => {
+                cx.listed.forget(contact_id, &new);
+                match reconcile(cx, contact_id, &marker(key), &new).await? {
+                    Some(found) => found,
+                    None => return Err(e.into()),
                 }
-                NewEntity::Note(note) => {
-                    let fields = NoteFields {
-                        body: Some(with_marker(note.body.as_deref().unwrap_or_default(), key)),
-                        ..note.clone()
-                    };
-                    let id = cx
-                        .ghl
-                        .create_note(contact_id, &fields, Idempotence::Protected)
-                        .await?
-                        .id;
-                    (id, false)
-                }
-            };
-            // A crash test kills the worker here: GHL has the entity, the map does not yet.
-            fail::fail_point!("after-ghl-create");
-            created
-        }
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
     let link = EntityLink {
         key: key.clone(),
@@ -148,6 +143,45 @@ pub(crate) async fn ensure(
     };
     cx.entities.put_link(&link).await?;
     Ok(link)
+}
+
+/// Creates the entity with the key's marker. Not retried by the client once GHL may have acted
+/// (the caller looks for it instead): a repeat could not be told from the first.
+async fn create(
+    cx: &Context<'_>,
+    contact_id: &str,
+    key: &EntityKey,
+    new: &NewEntity<'_>,
+) -> Result<(String, bool), GhlError> {
+    Ok(match new {
+        NewEntity::Task { spec, completed } => {
+            let task = NewTask {
+                title: spec.title.clone(),
+                body: Some(with_marker(&spec.body, key)),
+                due_date: spec.due_date.clone(),
+                completed: *completed,
+                assigned_to: spec.assignee.clone(),
+            };
+            let id = cx
+                .ghl
+                .create_task(contact_id, &task, Idempotence::NotIdempotent)
+                .await?
+                .id;
+            (id, *completed)
+        }
+        NewEntity::Note(note) => {
+            let fields = NoteFields {
+                body: Some(with_marker(note.body.as_deref().unwrap_or_default(), key)),
+                ..(*note).clone()
+            };
+            let id = cx
+                .ghl
+                .create_note(contact_id, &fields, Idempotence::NotIdempotent)
+                .await?
+                .id;
+            (id, false)
+        }
+    })
 }
 
 /// The entity a previous attempt created under `mark`, if any: one list per contact and event.

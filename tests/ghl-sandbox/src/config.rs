@@ -244,19 +244,26 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// Per-request fault probabilities. Drop, 429 and 5xx exclude each other, so their sum must not
-/// exceed 1; latency is added on top, to faulty and healthy answers alike.
+/// Per-request fault probabilities. Drop, 429, 5xx and lost answer exclude each other, so their
+/// sum must not exceed 1; latency is added on top, to faulty and healthy answers alike.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultConfig {
     pub rate_429: f64,
     pub rate_5xx: f64,
     pub rate_drop: f64,
+    /// The request is carried out, then the connection closes without an answer: what a client
+    /// sees when its timeout fires, or the network fails, after GHL acted.
+    pub rate_lost_answer: f64,
     pub latency: Latency,
 }
 
 impl FaultConfig {
     pub fn is_off(&self) -> bool {
-        self.rate_429 == 0.0 && self.rate_5xx == 0.0 && self.rate_drop == 0.0 && self.latency == Latency::None
+        self.rate_429 == 0.0
+            && self.rate_5xx == 0.0
+            && self.rate_drop == 0.0
+            && self.rate_lost_answer == 0.0
+            && self.latency == Latency::None
     }
 }
 

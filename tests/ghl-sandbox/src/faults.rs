@@ -12,6 +12,8 @@ use crate::config::{FaultConfig, Latency};
 pub enum Fault {
     /// Close the connection without an answer.
     Drop,
+    /// Carry the request out, then close the connection without an answer.
+    LostAnswer,
     TooManyRequests,
     Server(StatusCode),
 }
@@ -50,6 +52,8 @@ impl Dice {
             Some(Fault::TooManyRequests)
         } else if pick < config.rate_drop + config.rate_429 + config.rate_5xx {
             Some(Fault::Server(SERVER_ERRORS[which]))
+        } else if pick < config.rate_drop + config.rate_429 + config.rate_5xx + config.rate_lost_answer {
+            Some(Fault::LostAnswer)
         } else {
             None
         };
@@ -67,7 +71,12 @@ impl Dice {
 
 /// Refuses probabilities a roll cannot honour.
 pub fn validate(name: &str, config: &FaultConfig) -> Result<(), String> {
-    let rates = [config.rate_429, config.rate_5xx, config.rate_drop];
+    let rates = [
+        config.rate_429,
+        config.rate_5xx,
+        config.rate_drop,
+        config.rate_lost_answer,
+    ];
     if rates.iter().any(|r| !(0.0..=1.0).contains(r)) {
         return Err(format!("{name}: each fault rate must be within 0..=1"));
     }
@@ -87,6 +96,7 @@ mod tests {
             rate_429: 0.2,
             rate_5xx: 0.2,
             rate_drop: 0.1,
+            rate_lost_answer: 0.1,
             latency: Latency::Uniform(Duration::from_millis(1), Duration::from_millis(9)),
         };
         let rolls = |seed| {

@@ -114,12 +114,14 @@ impl Flags {
         })
     }
 
-    /// `--{prefix}fault-429`, `--{prefix}fault-5xx`, `--{prefix}fault-drop`, `--{prefix}latency-ms`.
+    /// `--{prefix}fault-429`, `--{prefix}fault-5xx`, `--{prefix}fault-drop`,
+    /// `--{prefix}fault-lost-answer`, `--{prefix}latency-ms`.
     pub fn faults(&self, prefix: &str) -> Result<FaultConfig, String> {
         Ok(FaultConfig {
             rate_429: self.number(&format!("{prefix}fault-429"))?.unwrap_or(0.0),
             rate_5xx: self.number(&format!("{prefix}fault-5xx"))?.unwrap_or(0.0),
             rate_drop: self.number(&format!("{prefix}fault-drop"))?.unwrap_or(0.0),
+            rate_lost_answer: self.number(&format!("{prefix}fault-lost-answer"))?.unwrap_or(0.0),
             latency: self.latency(&format!("{prefix}latency-ms"))?,
         })
     }

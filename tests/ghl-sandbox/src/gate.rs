@@ -38,7 +38,8 @@ pub(crate) async fn resource(
         tokio::time::sleep(roll.latency).await;
     }
     let now = Instant::now();
-    if let Some(fault) = roll.fault {
+    let lost_answer = roll.fault == Some(Fault::LostAnswer);
+    if let Some(fault) = roll.fault.filter(|_| !lost_answer) {
         // A faulted answer still looks like GHL's, budget headers included when the token is
         // good, but it neither spends the budget nor touches state.
         let headers = peek_headers(&shared, req.headers(), now);
@@ -49,7 +50,12 @@ pub(crate) async fn resource(
         Err(refusal) => return *refusal,
     };
     req.extensions_mut().insert(caller);
-    with_headers(next.run(req).await, Some(headers))
+    let answer = next.run(req).await;
+    if lost_answer {
+        // Done, but the client never hears of it.
+        return injected(&shared, Fault::LostAnswer, None);
+    }
+    with_headers(answer, Some(headers))
 }
 
 /// For `POST /oauth/token`: counted and faultable, but outside the rate limit like GHL's.
@@ -72,8 +78,14 @@ pub(crate) async fn token(
 
 fn injected(shared: &Shared, fault: Fault, headers: Option<RateHeaders>) -> Response {
     match fault {
-        Fault::Drop => {
-            shared.count(|s| s.injected_drops += 1);
+        Fault::Drop | Fault::LostAnswer => {
+            shared.count(|s| {
+                if fault == Fault::LostAnswer {
+                    s.injected_lost_answers += 1;
+                } else {
+                    s.injected_drops += 1;
+                }
+            });
             let mut response = Response::new(Body::empty());
             response.extensions_mut().insert(DropConnection);
             response

@@ -24,6 +24,7 @@ usage: ghl-sandbox [options]
   --fault-429 P            probability of an injected 429 (0..1, default 0)
   --fault-5xx P            probability of an injected 500/502/503
   --fault-drop P           probability of closing the connection without an answer
+  --fault-lost-answer P    probability of carrying a request out, then closing without an answer
   --latency-ms MS|MIN-MAX  added latency, fixed or uniform
   --seed N                 seed for faults and generated ids
   --oauth-client ID:SECRET an OAuth client; repeatable
@@ -38,7 +39,7 @@ usage: ghl-sandbox [options]
 
 Every flag may also be set as GHL_SANDBOX_<FLAG> in the environment (comma-separated when repeatable).";
 
-const FLAGS: [&str; 19] = [
+const FLAGS: [&str; 20] = [
     "port",
     "location",
     "token",
@@ -48,6 +49,7 @@ const FLAGS: [&str; 19] = [
     "fault-429",
     "fault-5xx",
     "fault-drop",
+    "fault-lost-answer",
     "latency-ms",
     "seed",
     "oauth-client",

@@ -19,6 +19,8 @@ pub struct Stats {
     pub injected_429: u64,
     pub injected_5xx: u64,
     pub injected_drops: u64,
+    /// Requests carried out whose answer was then dropped.
+    pub injected_lost_answers: u64,
     /// Most requests admitted by the limiter within any one sliding interval, over all
     /// locations; never above the configured `max`.
     pub max_admitted_in_window: u64,

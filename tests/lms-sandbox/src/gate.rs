@@ -124,7 +124,8 @@ pub(crate) async fn gate(
         tokio::time::sleep(roll.latency).await;
     }
     let now = Instant::now();
-    if let Some(fault) = roll.fault {
+    let lost_answer = roll.fault == Some(Fault::LostAnswer);
+    if let Some(fault) = roll.fault.filter(|_| !lost_answer) {
         return injected(&gate.shared, platform, fault, authed == Credentials::Valid, now);
     }
     if authed != Credentials::Valid {
@@ -154,6 +155,10 @@ pub(crate) async fn gate(
         }
     };
     let mut response = next.run(req).await;
+    if lost_answer {
+        // Done, but the client never hears of it.
+        return injected(&gate.shared, platform, Fault::LostAnswer, false, now);
+    }
     apply_headers(platform, response.headers_mut(), &budget, false);
     response
 }
@@ -164,8 +169,12 @@ fn injected(shared: &Shared, platform: Platform, fault: Fault, authed: bool, now
     // known, but spends nothing.
     let budget = authed.then(|| Budget::peek(&mut edge.limiter, now));
     match fault {
-        Fault::Drop => {
-            edge.stats.injected_drops += 1;
+        Fault::Drop | Fault::LostAnswer => {
+            if fault == Fault::LostAnswer {
+                edge.stats.injected_lost_answers += 1;
+            } else {
+                edge.stats.injected_drops += 1;
+            }
             let mut response = Response::new(Body::empty());
             response.extensions_mut().insert(DropConnection);
             response

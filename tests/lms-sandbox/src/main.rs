@@ -30,17 +30,18 @@ Per platform, P one of skilljar, talentlms, trainual:
   --P-rate-max N                 requests per sliding interval (600 / 200 / 20)
   --P-rate-interval-ms MS        the interval (60000 / 5000 / 1000)
   --P-hourly-limit N             a fixed hourly limit, 0 for none (5000 / 2000 / none)
-  --P-fault-429 P, --P-fault-5xx P, --P-fault-drop P, --P-latency-ms MS|MIN-MAX
+  --P-fault-429 P, --P-fault-5xx P, --P-fault-drop P, --P-fault-lost-answer P, --P-latency-ms MS|MIN-MAX
 
 Faults for every platform (a platform's own flag wins):
   --fault-429 P                  probability of an injected 429 (0..1)
   --fault-5xx P                  probability of an injected 500/502/503
   --fault-drop P                 probability of closing the connection without an answer
+  --fault-lost-answer P          probability of carrying a request out, then closing without an answer
   --latency-ms MS|MIN-MAX        added latency, fixed or uniform
 
 Every flag may also be set as LMS_SANDBOX_<FLAG> in the environment (comma-separated when repeatable).";
 
-const FLAGS: [&str; 35] = [
+const FLAGS: [&str; 39] = [
     "port",
     "seed",
     "demo-users",
@@ -51,6 +52,7 @@ const FLAGS: [&str; 35] = [
     "fault-429",
     "fault-5xx",
     "fault-drop",
+    "fault-lost-answer",
     "latency-ms",
     "skilljar-rate-max",
     "skilljar-rate-interval-ms",
@@ -58,6 +60,7 @@ const FLAGS: [&str; 35] = [
     "skilljar-fault-429",
     "skilljar-fault-5xx",
     "skilljar-fault-drop",
+    "skilljar-fault-lost-answer",
     "skilljar-latency-ms",
     "talentlms-rate-max",
     "talentlms-rate-interval-ms",
@@ -65,6 +68,7 @@ const FLAGS: [&str; 35] = [
     "talentlms-fault-429",
     "talentlms-fault-5xx",
     "talentlms-fault-drop",
+    "talentlms-fault-lost-answer",
     "talentlms-latency-ms",
     "trainual-rate-max",
     "trainual-rate-interval-ms",
@@ -72,6 +76,7 @@ const FLAGS: [&str; 35] = [
     "trainual-fault-429",
     "trainual-fault-5xx",
     "trainual-fault-drop",
+    "trainual-fault-lost-answer",
     "trainual-latency-ms",
     // For every platform at once (a platform's own flag wins), as the GHL sandbox names them.
     "rate-max",
@@ -202,6 +207,11 @@ fn merge_faults(opts: &Flags, prefix: &str, shared: &FaultConfig) -> Result<Faul
             own.rate_drop
         } else {
             shared.rate_drop
+        },
+        rate_lost_answer: if given("fault-lost-answer") {
+            own.rate_lost_answer
+        } else {
+            shared.rate_lost_answer
         },
         latency: if given("latency-ms") {
             own.latency

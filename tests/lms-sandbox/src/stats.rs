@@ -19,6 +19,8 @@ pub struct PlatformStats {
     pub injected_429: u64,
     pub injected_5xx: u64,
     pub injected_drops: u64,
+    /// Requests carried out whose answer was then dropped.
+    pub injected_lost_answers: u64,
     /// Most requests the limiter admitted within one sliding interval; never above its `max`.
     pub max_admitted_in_window: u64,
     /// Most authenticated requests that reached the limiter (admitted or not) within one

@@ -1,7 +1,7 @@
 //! The chaos run (issue 10, docs/reliability.md): mixed LMS events through the real ingest
 //! services and the real worker binary's code (`worker-once`, one process per SQS batch, as Lambda
 //! runs it) on moto, against the GHL sandbox answering 429s, 5xx and dropped connections, with
-//! every webhook delivered twice (some at once), some queue messages delivered twice, some worker
+//! answers lost after the request was carried out, every webhook delivered twice (some at once), some queue messages delivered twice, some worker
 //! processes killed mid-event (a fail point right after a GHL create, or SIGKILL at a random
 //! moment) and the OAuth access token expiring mid-run. The same events then run once, calmly, on a
 //! fresh deployment and sandbox; the two GHL states must be equal: nothing lost, nothing doubled,
@@ -143,6 +143,7 @@ impl Run {
                 rate_429: 0.05,
                 rate_5xx: 0.03,
                 rate_drop: 0.02,
+                rate_lost_answer: 0.02,
                 latency: Latency::Uniform(Duration::ZERO, Duration::from_millis(20)),
             });
         }
@@ -501,7 +502,7 @@ async fn main() -> Result<()> {
     let stats = chaos.ghl.stats();
     let c = &chaos.counters;
     println!(
-        "[chaos] {count} events, {} deliveries ({} sender retries) in {:.1} s; {} worker processes, {} killed mid-batch, {} died at the fail point; {} queue duplicates, {} records redelivered; GHL: {} requests, {} answered 429, {} 5xx, {} dropped, {} token refreshes",
+        "[chaos] {count} events, {} deliveries ({} sender retries) in {:.1} s; {} worker processes, {} killed mid-batch, {} died at the fail point; {} queue duplicates, {} records redelivered; GHL: {} requests, {} answered 429, {} 5xx, {} dropped, {} carried out with the answer lost, {} token refreshes",
         c.deliveries.load(Ordering::Relaxed),
         c.sender_retries.load(Ordering::Relaxed),
         elapsed.as_secs_f64(),
@@ -514,6 +515,7 @@ async fn main() -> Result<()> {
         stats.injected_429,
         stats.injected_5xx,
         stats.injected_drops,
+        stats.injected_lost_answers,
         stats.token_success,
     );
 

@@ -21,6 +21,7 @@ async fn run(n: usize) -> (Vec<u16>, ghl_sandbox::Stats, usize) {
         rate_5xx: 0.1,
         rate_drop: 0.05,
         latency: Latency::None,
+        ..FaultConfig::default()
     }))
     .await;
     let client = Client::new(&sandbox);
@@ -87,6 +88,23 @@ async fn a_dropped_connection_gets_no_answer() {
         200
     );
     assert_eq!(sandbox.stats().injected_drops, 1);
+}
+
+/// The request is carried out, but its answer never arrives: a client that repeats a create
+/// after this makes a second one.
+#[tokio::test]
+async fn a_lost_answer_comes_after_the_work_is_done() {
+    let sandbox = start(config(FaultConfig {
+        rate_lost_answer: 1.0,
+        ..FaultConfig::default()
+    }))
+    .await;
+    let client = Client::new(&sandbox);
+    let body = json!({"locationId": LOC, "email": "lost@example.com"});
+    let answer = client.try_send(Method::POST, "/contacts/", Some(body)).await;
+    assert!(answer.is_err(), "no answer");
+    assert_eq!(sandbox.stats().injected_lost_answers, 1);
+    assert_eq!(sandbox.contacts(LOC).len(), 1, "but the contact was created");
 }
 
 #[tokio::test]

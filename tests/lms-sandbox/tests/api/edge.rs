@@ -235,6 +235,7 @@ async fn outcomes(seed: u64) -> Vec<u16> {
         rate_5xx: 0.2,
         rate_drop: 0.1,
         latency: Latency::None,
+        ..FaultConfig::default()
     };
     let config = config.with_faults(Platform::Skilljar, faults);
     let sandbox = start(config).await;
