@@ -4,6 +4,7 @@
 //! `scripts/test` starts moto and Prism and exports `AWS_ENDPOINT_URL`, `PRISM_URL` and
 //! `PRISM_LOGS`; run the tests through it.
 
+pub mod aws_faults;
 pub mod batch;
 
 use std::path::PathBuf;
@@ -190,6 +191,17 @@ impl Deployment {
             idempotency_ttl: Duration::from_secs(3600),
             secret_cache_ttl: Duration::from_secs(300),
         }
+    }
+
+    /// The ingest service of `trigger` over another AWS configuration (through a fault proxy,
+    /// say), built as its binary builds it.
+    pub fn ingest_via(&self, trigger: Trigger, sdk: &aws_config::SdkConfig) -> IngestService {
+        let settings = IngestSettings {
+            common: self.common(),
+            queue_url: self.queue_url.clone(),
+            webhook_secret_id: self.webhook_secret_id.clone(),
+        };
+        app::ingest_service(trigger, &settings, sdk)
     }
 
     /// The `learner-created` service, built as the binary builds it.

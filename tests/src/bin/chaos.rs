@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use devkit::provision::Timing;
 use ghl_sandbox::{DEFAULT_LOCATION_ID, FaultConfig, Latency, Sandbox, SandboxConfig};
+use integration_tests::aws_faults::AwsFaults;
 use integration_tests::{Deployment, api_request, oauth_secret, response_json, sign_now};
 use lms_ghl::ingest::{IngestService, Trigger};
 use lms_ghl::ports::SecretSource;
@@ -127,6 +128,8 @@ struct Counters {
 struct Run {
     deployment: Deployment,
     ghl: Sandbox,
+    /// The fault proxy in front of moto that the ingest services and the workers talk to (chaos).
+    aws: Option<AwsFaults>,
     chaos: bool,
     counters: Counters,
     worker_once: PathBuf,
@@ -148,6 +151,19 @@ impl Run {
             });
         }
         let ghl = Sandbox::start(config).await.context("starting the GHL sandbox")?;
+        let aws = if chaos {
+            let moto = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL (moto) is not set")?;
+            let faults = FaultConfig {
+                rate_429: 0.01,
+                rate_5xx: 0.01,
+                rate_drop: 0.005,
+                rate_lost_answer: 0.005,
+                latency: Latency::None,
+            };
+            Some(AwsFaults::start(&moto, faults, seed).await?)
+        } else {
+            None
+        };
         // OAuth, starting with an expired access token: the first worker refreshes it.
         ghl.add_refresh_token(DEFAULT_LOCATION_ID, "client-1", "refresh-1")
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -165,6 +181,7 @@ impl Run {
         Ok(Self {
             deployment,
             ghl,
+            aws,
             chaos,
             counters: Counters::default(),
             worker_once,
@@ -207,7 +224,16 @@ impl Run {
             Trigger::NoteAdded,
         ]
         .into_iter()
-        .map(|t| (t.name(), self.deployment.ingest_for(t)))
+        .map(|t| {
+            let service = match &self.aws {
+                Some(aws) => self.deployment.ingest_via(
+                    t,
+                    &self.deployment.sdk.to_builder().endpoint_url(&aws.url).build(),
+                ),
+                None => self.deployment.ingest_for(t),
+            };
+            (t.name(), service)
+        })
         .collect();
         let at_once: Vec<bool> = deliveries.iter().map(|_| rng.u8(..3) == 0).collect();
         let sent = AtomicU64::new(0);
@@ -321,6 +347,13 @@ impl Run {
             .envs(self.deployment.worker_env(&self.ghl.url()))
             .env("DEADLINE_MS", (u64::from(TIMING.claim_secs) * 1000).to_string())
             .env("RUST_LOG", "warn")
+            .env(
+                "AWS_ENDPOINT_URL",
+                self.aws.as_ref().map_or_else(
+                    || std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+                    |aws| aws.url.clone(),
+                ),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
@@ -518,6 +551,18 @@ async fn main() -> Result<()> {
         stats.injected_lost_answers,
         stats.token_success,
     );
+
+    if let Some(aws) = &chaos.aws {
+        let s = &aws.stats;
+        println!(
+            "[chaos] AWS (moto behind the fault proxy): {} requests, {} throttled, {} 5xx, {} dropped, {} carried out with the answer lost",
+            s.requests.load(Ordering::Relaxed),
+            s.throttled.load(Ordering::Relaxed),
+            s.server_errors.load(Ordering::Relaxed),
+            s.dropped.load(Ordering::Relaxed),
+            s.lost_answers.load(Ordering::Relaxed),
+        );
+    }
 
     let calm = Run::start(false, seed).await?;
     let calm_elapsed = calm.go(&deliveries, workers, seed, within).await?;
