@@ -31,6 +31,15 @@ impl MemoryQueue {
         self.messages.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
+    /// The messages sent since the last take, removed from the queue (a long property run would
+    /// otherwise copy every earlier message at each look).
+    pub fn take(&self) -> Vec<OutboundMessage> {
+        self.messages
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default()
+    }
+
     /// Makes every following send fail, as an unreachable queue would.
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
