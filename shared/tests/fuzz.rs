@@ -7,7 +7,7 @@
 //! `docs/reliability.md`:
 //!
 //! ```text
-//! PROPTEST_CASES=100000 cargo test -p lms-ghl-shared --release --test fuzz
+//! PROPTEST_CASES=40000 cargo test -p lms-ghl-shared --test fuzz -- --test-threads=2
 //! ```
 
 use std::collections::BTreeMap;
