@@ -79,6 +79,8 @@ pub async fn handle_batch(
 ) -> SqsBatchResponse {
     let deadline = invocation_deadline_ms(deadline_ms, worker.clock().now(), worker.deadline_fallback());
     let mut response = SqsBatchResponse::default();
+    // The batch's messages share what they learn of contacts; the next invocation starts afresh.
+    let contacts = worker::ContactCache::default();
     for record in &event.records {
         let id = record.message_id.as_deref().unwrap_or_default();
         // Starting a record the invocation cannot finish would only leave a claim to expire:
@@ -95,7 +97,10 @@ pub async fn handle_batch(
             id,
             body: record.body.as_deref().unwrap_or_default(),
         };
-        match worker.handle(message, u64::try_from(deadline).ok()).await {
+        let outcome = worker
+            .handle_in(message, u64::try_from(deadline).ok(), &contacts)
+            .await;
+        match outcome {
             RecordOutcome::Retry { .. } => response.add_failure(id),
             RecordOutcome::Held { until_ms } => {
                 hold(worker, record, until_ms).await;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -29,6 +29,15 @@ pub struct MemoryQueue {
 impl MemoryQueue {
     pub fn messages(&self) -> Vec<OutboundMessage> {
         self.messages.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// The messages sent since the last take, removed from the queue (a long property run would
+    /// otherwise copy every earlier message at each look).
+    pub fn take(&self) -> Vec<OutboundMessage> {
+        self.messages
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default()
     }
 
     /// Makes every following send fail, as an unreachable queue would.
@@ -144,8 +153,17 @@ impl IdempotencyStore for MemoryIdempotencyStore {
 #[derive(Debug, Default)]
 pub struct MemoryEntityMap {
     contacts: Mutex<HashMap<String, ContactLink>>,
+    /// Contact link reads, as the table would bill them (the per-invocation cache is tested by it).
+    contact_reads: AtomicUsize,
     links: Mutex<HashMap<String, EntityLink>>,
     mirrors: Mutex<HashMap<String, LearnerMirror>>,
+}
+
+impl MemoryEntityMap {
+    /// How many contact links were read so far.
+    pub fn contact_reads(&self) -> usize {
+        self.contact_reads.load(Ordering::Relaxed)
+    }
 }
 
 #[async_trait]
@@ -155,6 +173,7 @@ impl EntityMap for MemoryEntityMap {
         source: &SourcePlatform,
         source_user_id: &str,
     ) -> Result<Option<ContactLink>, PortError> {
+        self.contact_reads.fetch_add(1, Ordering::Relaxed);
         let contacts = self.contacts.lock().map_err(|_| poisoned("entity map"))?;
         Ok(contacts.get(&keys::contact(source, source_user_id)).cloned())
     }

@@ -1,39 +1,54 @@
 //! Fuzzing on stable: property tests over every parser and verifier a sender (or a secret's
-//! author) reaches through the public API. `cargo fuzz` needs a nightly toolchain; `proptest` runs
+//! author) reaches through the public API, and over the worker's handling of any well-formed
+//! queue message (against the GHL sandbox, in process). `cargo fuzz` needs a nightly toolchain; `proptest` runs
 //! on the pinned stable one, in the ordinary test command, and shrinks a failure to a small case.
 //!
 //! Each property runs `PROPTEST_CASES` cases (256 by default). A long run, as recorded in
 //! `docs/reliability.md`:
 //!
 //! ```text
-//! PROPTEST_CASES=100000 cargo test -p lms-ghl-shared --release --test fuzz
+//! PROPTEST_CASES=40000 cargo test -p lms-ghl-shared --test fuzz -- --test-threads=2
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use proptest::test_runner::TestRunner;
+use rsa::pkcs1v15;
+use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+use rsa::signature::{Keypair, SignatureEncoding, Signer as _};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use lms_ghl::clock::FixedClock;
-use lms_ghl::contract;
+use ghl_sandbox::{DEFAULT_LOCATION_ID, Sandbox, SandboxConfig};
+use lms_ghl::clock::{FixedClock, SystemClock};
+use lms_ghl::contract::{self, DeliveryHash, Envelope};
+use lms_ghl::domain::{
+    CourseRef, Email, GhlChange, GhlChangeKind, GhlContactFacts, LearnerCreated, LearnerRef, MilestoneKind,
+    MilestoneReached, NoteAdded, Progress, SourcePlatform, SyncEvent, TaskAction, TaskChanged,
+};
 use lms_ghl::ghl::auth::GhlSecret;
+use lms_ghl::ghl::{GhlClient, GhlClients, GhlConfig, PrivateIntegrationToken, Unlimited};
 use lms_ghl::idempotency::Idempotency;
 use lms_ghl::ingest::generic::GenericSigning;
-use lms_ghl::ingest::ghl::{Ghl, GhlAuth, GhlSigner};
+use lms_ghl::ingest::ghl::{Ghl, GhlAuth, GhlSigner, LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER, key_der};
 use lms_ghl::ingest::signature::{self, SignatureError};
 use lms_ghl::ingest::skilljar::SkilljarAuth;
 use lms_ghl::ingest::{Delivery, IngestRequest, IngestService, Provider, Trigger, WebhookSecrets};
-use lms_ghl::lms::{OutboundSecret, SkilljarSecret, TalentLmsSecret, TrainualSecret};
+use lms_ghl::lms::{LmsAccounts, OutboundSecret, SkilljarSecret, TalentLmsSecret, TrainualSecret};
 use lms_ghl::mapping::{Mapping, Placeholder};
-use lms_ghl::memory::{MemoryIdempotencyStore, MemoryQueue, MemorySecrets};
+use lms_ghl::memory::{MemoryEntityMap, MemoryIdempotencyStore, MemoryLms, MemoryQueue, MemorySecrets};
 use lms_ghl::secrets::{CachedSecret, parse_secret};
+use lms_ghl::worker::{Message, RecordOutcome, SyncWorker};
 
 const NOW: i64 = 1_763_805_400;
 const MAPPING: &str = include_str!("../../config/mapping.toml");
@@ -134,10 +149,14 @@ fn ghl_signer() -> &'static (GhlSigner, GhlAuth) {
 }
 
 fn ghl_authenticate(auth: &GhlAuth, signature: &[u8], body: &[u8]) -> bool {
+    ghl_authenticate_as(SIGNATURE_HEADER, auth, signature, body)
+}
+
+fn ghl_authenticate_as(header: &'static str, auth: &GhlAuth, signature: &[u8], body: &[u8]) -> bool {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     match HeaderValue::from_bytes(signature) {
-        Ok(value) => headers.insert("x-ghl-signature", value),
+        Ok(value) => headers.insert(header, value),
         // Not a header value: the delivery never reaches the function.
         Err(_) => return false,
     };
@@ -175,6 +194,51 @@ proptest! {
             let mut tampered = signature.clone();
             flip_bit(&mut tampered, bit.index(signature.len() * 8));
             prop_assert!(!ghl_authenticate(auth, &tampered, &body));
+        }
+    }
+}
+
+/// The vendored legacy RSA test key (`tests/fixtures/ghl/legacy-rsa-test-key.pem`, made for the
+/// unit tests; GHL's private key is GHL's), and the `ghl` section that accepts it, read once.
+fn rsa_signer() -> &'static (pkcs1v15::SigningKey<rsa::sha2::Sha256>, GhlAuth) {
+    static SIGNER: OnceLock<(pkcs1v15::SigningKey<rsa::sha2::Sha256>, GhlAuth)> = OnceLock::new();
+    SIGNER.get_or_init(|| {
+        let pem = include_str!("../../tests/fixtures/ghl/legacy-rsa-test-key.pem");
+        let der = key_der(pem).unwrap_or_default();
+        let signer = pkcs1v15::SigningKey::<rsa::sha2::Sha256>::from_pkcs8_der(&der)
+            .unwrap_or_else(|e| panic!("RSA test key: {e}"));
+        let public = signer
+            .verifying_key()
+            .to_public_key_der()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let doc = json!({
+            "acceptLegacyRsa": true,
+            "legacyRsaPublicKey": STANDARD.encode(public.as_bytes()),
+        })
+        .to_string();
+        let auth = parse_secret("webhooks#ghl", &SecretString::from(doc)).unwrap_or_else(|e| panic!("{e}"));
+        (signer, auth)
+    })
+}
+
+proptest! {
+
+    /// GHL's legacy `x-wh-signature` (RSA PKCS#1 v1.5 SHA-256), accepted because the secret says
+    /// so: the signed body is accepted, and any single bit flipped in the body or in the signature
+    /// header is refused.
+    #[test]
+    fn legacy_rsa_signature_refuses_a_flipped_bit(body in ghl_body(), bit in any::<Index>(), in_body: bool) {
+        let (signer, auth) = rsa_signer();
+        let signature = STANDARD.encode(signer.sign(&body).to_bytes()).into_bytes();
+        prop_assert!(ghl_authenticate_as(LEGACY_SIGNATURE_HEADER, auth, &signature, &body));
+        if in_body {
+            let mut tampered = body.clone();
+            flip_bit(&mut tampered, bit.index(body.len() * 8));
+            prop_assert!(!ghl_authenticate_as(LEGACY_SIGNATURE_HEADER, auth, &signature, &tampered));
+        } else {
+            let mut tampered = signature.clone();
+            flip_bit(&mut tampered, bit.index(signature.len() * 8));
+            prop_assert!(!ghl_authenticate_as(LEGACY_SIGNATURE_HEADER, auth, &tampered, &body));
         }
     }
 }
@@ -702,4 +766,413 @@ fn toml_string(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. The worker: every well-formed message has an outcome.
+// ---------------------------------------------------------------------------------------------
+
+/// Text as senders write it: empty, ordinary ids, the separators our keys and GHL's paths use,
+/// any Unicode, and now and then a very long string.
+fn odd_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => "[a-z0-9]{1,12}",
+        2 => prop::sample::select(vec![
+            "", " ", "u1", "3gh6zcs5x2bz", "a:b#c%d", "%2F", "..", "/", "?x=1&y", "#", "user#1:2",
+            "ü", "\u{0}", "\u{202e}", "𝔘𝔫𝔦", "null", "{learner.name}",
+        ])
+        .prop_map(str::to_owned),
+        2 => "[:#%/?&=. a-z]{0,12}",
+        2 => any::<String>(),
+        1 => ("[a-z:#%]{1,4}", 1_000usize..20_000).prop_map(|(unit, n)| unit.repeat(n / unit.len())),
+    ]
+}
+
+fn optional_text() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(odd_text())
+}
+
+fn source_platform() -> impl Strategy<Value = SourcePlatform> {
+    prop_oneof![
+        3 => prop::sample::select(vec!["skilljar", "talentlms", "talknotes", "generic"]).prop_map(str::to_owned),
+        1 => "[a-z0-9_-]{1,32}",
+    ]
+    .prop_filter_map("a source platform", |s| SourcePlatform::try_from(s).ok())
+}
+
+fn email() -> impl Strategy<Value = Email> {
+    prop_oneof![
+        2 => prop::sample::select(vec!["ada@example.com", "ADA@Example.com ", "a+b#c%d@x.y"]).prop_map(str::to_owned),
+        1 => ("[^@\\s]{1,24}", "[^@\\s.]{1,12}", "[a-z]{2,6}").prop_map(|(l, d, t)| format!("{l}@{d}.{t}")),
+    ]
+    .prop_filter_map("an email address", |s| Email::try_from(s).ok())
+}
+
+/// Mostly recent, sometimes anywhere a queue message can carry (years 1 to 9999).
+fn instant() -> impl Strategy<Value = OffsetDateTime> {
+    prop_oneof![
+        3 => (NOW - 86_400 * 365..NOW + 86_400).prop_map(at),
+        1 => (-62_135_596_800i64..=253_402_300_799).prop_map(at),
+    ]
+}
+
+/// A few ids recur, so that later events meet what earlier ones wrote (contacts, tasks, links).
+fn recurring(ids: &'static [&'static str]) -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => prop::sample::select(ids).prop_map(str::to_owned),
+        1 => odd_text(),
+    ]
+}
+
+fn learner_ref() -> impl Strategy<Value = LearnerRef> {
+    (
+        recurring(&["u1", "u2", "3gh6zcs5x2bz"]),
+        email(),
+        optional_text(),
+        optional_text(),
+    )
+        .prop_map(|(source_user_id, email, first_name, last_name)| LearnerRef {
+            source_user_id,
+            email,
+            first_name,
+            last_name,
+        })
+}
+
+fn course_ref() -> impl Strategy<Value = Option<CourseRef>> {
+    prop::option::of(
+        (
+            recurring(&["2wzplz3bmtxpa", "c1"]),
+            optional_text(),
+            optional_text(),
+        )
+            .prop_map(|(id, title, published_id)| CourseRef {
+                id,
+                title,
+                published_id,
+            }),
+    )
+}
+
+fn text_map() -> impl Strategy<Value = BTreeMap<String, String>> {
+    let key = prop_oneof![
+        prop::sample::select(vec!["employee_count", "department", "role", "last_course"])
+            .prop_map(str::to_owned),
+        odd_text(),
+    ];
+    btree_map(key, odd_text(), 0..4)
+}
+
+fn sync_event() -> impl Strategy<Value = SyncEvent> {
+    let learner_created = (
+        source_platform(),
+        learner_ref(),
+        optional_text(),
+        optional_text(),
+        course_ref(),
+        instant(),
+        text_map(),
+    )
+        .prop_map(
+            |(source, learner, phone, role, course, occurred_at, custom_fields)| {
+                SyncEvent::LearnerCreated(LearnerCreated {
+                    source,
+                    source_user_id: learner.source_user_id,
+                    email: learner.email,
+                    first_name: learner.first_name,
+                    last_name: learner.last_name,
+                    phone,
+                    role,
+                    course,
+                    occurred_at,
+                    custom_fields,
+                })
+            },
+        );
+    let kind = prop::sample::select(vec![
+        MilestoneKind::Course,
+        MilestoneKind::Lesson,
+        MilestoneKind::Quiz,
+        MilestoneKind::Path,
+        MilestoneKind::Custom,
+    ]);
+    let milestone = (
+        source_platform(),
+        learner_ref(),
+        kind,
+        recurring(&["2wzplz3bmtxpa", "c1"]),
+        optional_text(),
+        course_ref(),
+        any::<bool>(),
+        optional_text(),
+        instant(),
+    )
+        .prop_map(
+            |(source, learner, kind, milestone_id, title, course, completed, score, occurred_at)| {
+                SyncEvent::MilestoneReached(MilestoneReached {
+                    source,
+                    learner,
+                    kind,
+                    milestone_id,
+                    title,
+                    course,
+                    progress: if completed {
+                        Progress::Completed
+                    } else {
+                        Progress::Started
+                    },
+                    score,
+                    occurred_at,
+                })
+            },
+        );
+    let action = prop::sample::select(vec![TaskAction::Create, TaskAction::Update, TaskAction::Complete]);
+    let task = (
+        source_platform(),
+        learner_ref(),
+        recurring(&["t-1", "t-2"]),
+        action,
+        (optional_text(), optional_text()),
+        prop::option::of(instant()),
+        (optional_text(), optional_text()),
+        instant(),
+    )
+        .prop_map(
+            |(source, learner, task_id, action, (title, body), due_at, (priority, assignee), occurred_at)| {
+                SyncEvent::TaskChanged(TaskChanged {
+                    source,
+                    learner,
+                    task_id,
+                    action,
+                    title,
+                    body,
+                    due_at,
+                    priority,
+                    assignee,
+                    occurred_at,
+                })
+            },
+        );
+    let note = (
+        source_platform(),
+        learner_ref(),
+        recurring(&["n-1", "n-2"]),
+        optional_text(),
+        odd_text(),
+        optional_text(),
+        instant(),
+        text_map(),
+    )
+        .prop_map(
+            |(source, learner, note_id, title, content, author, occurred_at, context)| {
+                SyncEvent::NoteAdded(NoteAdded {
+                    source,
+                    learner,
+                    note_id,
+                    title,
+                    content,
+                    author,
+                    occurred_at,
+                    context,
+                })
+            },
+        );
+    let ghl_id = || recurring(&["n-1", "t-1", "a-1"]);
+    let change = prop_oneof![
+        Just(GhlChangeKind::ContactCreated),
+        Just(GhlChangeKind::ContactUpdated),
+        Just(GhlChangeKind::ContactDeleted),
+        Just(GhlChangeKind::ContactTagsChanged),
+        Just(GhlChangeKind::ContactDndChanged),
+        ghl_id().prop_map(|note_id| GhlChangeKind::NoteCreated { note_id }),
+        ghl_id().prop_map(|note_id| GhlChangeKind::NoteUpdated { note_id }),
+        ghl_id().prop_map(|task_id| GhlChangeKind::TaskCreated { task_id }),
+        ghl_id().prop_map(|task_id| GhlChangeKind::TaskCompleted { task_id }),
+        ghl_id().prop_map(|task_id| GhlChangeKind::TaskDeleted { task_id }),
+        ghl_id().prop_map(|appointment_id| GhlChangeKind::AppointmentCreated { appointment_id }),
+    ];
+    let tags = vec(
+        prop_oneof![
+            prop::sample::select(vec!["lms-learner", "vip", "alumni"]).prop_map(str::to_owned),
+            odd_text(),
+        ],
+        0..4,
+    );
+    let facts = (
+        prop::option::of(email()),
+        (optional_text(), optional_text(), optional_text()),
+        tags,
+        text_map(),
+        prop::option::of(any::<bool>()),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(email, (first_name, last_name, phone), tags, custom_fields, dnd, partial)| GhlContactFacts {
+                email,
+                first_name,
+                last_name,
+                phone,
+                tags,
+                custom_fields,
+                dnd,
+                partial,
+            },
+        );
+    let ghl = (
+        recurring(&[DEFAULT_LOCATION_ID, "elsewhere"]),
+        prop::option::of(recurring(&["contact-1"])),
+        change,
+        prop::option::of(facts),
+        instant(),
+    )
+        .prop_map(|(location_id, contact_id, change, contact, occurred_at)| {
+            SyncEvent::GhlChanged(GhlChange {
+                location_id,
+                contact_id,
+                change,
+                contact,
+                occurred_at,
+            })
+        });
+    prop_oneof![learner_created, milestone, task, note, ghl]
+}
+
+/// A queue message as ingest writes it, around an arbitrary event, each with an idempotency key of its own (odd text and a count), so that a message meets the
+/// claims of earlier ones only when it is delivered again.
+fn queue_message() -> impl Strategy<Value = String> {
+    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    (
+        odd_text(),
+        odd_text(),
+        instant(),
+        vec(any::<u8>(), 0..16),
+        sync_event(),
+    )
+        .prop_map(|(key, correlation_id, received_at, delivery, event)| {
+            let n = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let key = format!("{key}:{n}");
+            let envelope = Envelope::new(
+                key,
+                correlation_id,
+                received_at,
+                DeliveryHash::of(&delivery),
+                event,
+            );
+            serde_json::to_string(&envelope).unwrap_or_else(|e| panic!("an envelope always serialises: {e}"))
+        })
+}
+
+/// The worker as the unit tests build it, on the memory adapters, with the GHL sandbox (no rate
+/// limit that a long run could reach) and a memory LMS behind the mapping's target.
+async fn fuzz_worker() -> (Sandbox, SyncWorker, Arc<MemoryQueue>) {
+    let mut config = SandboxConfig::default().with_rate_limits(u32::MAX, Duration::from_secs(1));
+    config.rate_limits.daily_limit = u64::MAX;
+    let sandbox = Sandbox::start(config)
+        .await
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    let credentials = PrivateIntegrationToken(CachedSecret::new(
+        Arc::new(MemorySecrets::default().with("ghl", include_str!("../../config/local/ghl.json"))),
+        "ghl",
+        Duration::from_secs(300),
+    ));
+    let ghl = GhlConfig {
+        base_url: sandbox.url(),
+        timeout: Duration::from_secs(5),
+        ..GhlConfig::default()
+    };
+    let client =
+        GhlClient::new(&ghl, Arc::new(credentials), Arc::new(Unlimited)).unwrap_or_else(|e| panic!("{e}"));
+    let mapping = Mapping::parse(include_str!("../../tests/fixtures/mapping-targets.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut lms = LmsAccounts::default();
+    lms.insert("academy", Arc::new(MemoryLms::default()));
+    let dead_letters = Arc::new(MemoryQueue::default());
+    let worker = SyncWorker::new(
+        GhlClients::single(DEFAULT_LOCATION_ID, client),
+        Arc::new(MemoryEntityMap::default()),
+        Arc::new(mapping),
+        Idempotency::new(
+            Arc::new(MemoryIdempotencyStore::default()),
+            Duration::from_secs(60),
+        ),
+        dead_letters.clone(),
+        Arc::new(SystemClock),
+    )
+    .with_lms_accounts(lms);
+    (sandbox, worker, dead_letters)
+}
+
+/// Any sequence of well-formed messages (each maybe delivered twice), one after another through
+/// one worker: each is answered within a minute, never as unreadable, a retry or a parking always
+/// says why, and the dead-letter queue gets exactly the parked ones, each with `error_reason`.
+/// A plain test around a `TestRunner`, so that the sandbox and the worker are built once.
+#[test]
+fn worker_answers_every_well_formed_message() {
+    // A debug build's strategy trees and futures for a whole message outgrow a test thread's stack.
+    let run = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(worker_property)
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Err(failure) = run
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    {
+        panic!("{failure}");
+    }
+}
+
+fn worker_property() -> Result<(), String> {
+    let runtime = runtime();
+    let (sandbox, worker, dead_letters) = runtime.block_on(fuzz_worker());
+    let config = ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let messages = vec((queue_message(), any::<bool>()), 1..4);
+    // What the messages came to, by outcome and reason, shown with `--nocapture`: a run whose
+    // messages all stop at one early error would pass without reaching the rules.
+    let tally = std::cell::RefCell::new(BTreeMap::<String, u64>::new());
+    let result = runner.run(&messages, |messages| {
+        for (body, twice) in &messages {
+            for _ in 0..=usize::from(*twice) {
+                let handled = runtime.block_on(async {
+                    let message = Message { id: "fuzz", body };
+                    tokio::time::timeout(Duration::from_secs(60), worker.handle(message, None)).await
+                });
+                let outcome =
+                    handled.map_err(|_| TestCaseError::fail(format!("no outcome within 60 s for {body}")))?;
+                let parked = dead_letters.take();
+                let name = match &outcome {
+                    RecordOutcome::Synced { .. } => "synced".to_owned(),
+                    RecordOutcome::AlreadySynced => "already synced".to_owned(),
+                    RecordOutcome::Retry { reason } => format!("retry {reason}"),
+                    RecordOutcome::Parked { reason } => format!("parked {reason}"),
+                    RecordOutcome::Held { .. } => "held".to_owned(),
+                };
+                *tally.borrow_mut().entry(name).or_default() += 1;
+                match &outcome {
+                    RecordOutcome::Parked { reason } | RecordOutcome::Retry { reason } => {
+                        prop_assert!(!reason.is_empty(), "{outcome:?} for {body}");
+                        prop_assert_ne!(reason.as_str(), "unreadable_message", "{}", body);
+                    }
+                    RecordOutcome::Synced { .. } | RecordOutcome::AlreadySynced => {}
+                    // One message at a time: every claim is completed or released before the next.
+                    RecordOutcome::Held { .. } => {
+                        prop_assert!(false, "held by no one: {outcome:?} for {body}")
+                    }
+                }
+                let expected = usize::from(matches!(outcome, RecordOutcome::Parked { .. }));
+                prop_assert_eq!(parked.len(), expected, "{:?} for {}", outcome, body);
+                for message in &parked {
+                    let reason = message.attributes.get("error_reason");
+                    prop_assert!(reason.is_some_and(|r| !r.is_empty()), "{:?}", message.attributes);
+                }
+            }
+        }
+        Ok(())
+    });
+    runtime.block_on(sandbox.shutdown());
+    eprintln!("worker outcomes: {:?}", tally.borrow());
+    result.map_err(|failure| failure.to_string())
 }

@@ -9,12 +9,14 @@
 //! nothing is lost.
 
 mod contact;
+mod contact_cache;
 mod effects;
 pub mod ghl_changed;
 pub mod learner_created;
 pub mod milestone;
 pub(crate) mod mirror;
 
+pub use contact_cache::ContactCache;
 /// The hash a mirror records of a learner's email, names and mapped fields.
 pub use mirror::identity as learner_identity;
 pub mod note_added;
@@ -202,6 +204,18 @@ impl SyncWorker {
     /// Handles one message inside a span that carries its ids; `deadline_ms` is when the caller's
     /// invocation ends (epoch ms).
     pub async fn handle(&self, message: Message<'_>, deadline_ms: Option<u64>) -> RecordOutcome {
+        self.handle_in(message, deadline_ms, &ContactCache::default())
+            .await
+    }
+
+    /// As [`handle`](Self::handle), one of the messages of an invocation that share `contacts`
+    /// (made for the invocation and dropped with it).
+    pub async fn handle_in(
+        &self,
+        message: Message<'_>,
+        deadline_ms: Option<u64>,
+        contacts: &ContactCache,
+    ) -> RecordOutcome {
         let envelope = match contract::decode(message.body) {
             Ok(envelope) => envelope,
             Err(e) => {
@@ -221,7 +235,7 @@ impl SyncWorker {
             correlation_id = %envelope.correlation_id,
             event_type = envelope.event.kind(),
         );
-        self.process(message.body, &envelope, deadline_ms)
+        self.process(message.body, &envelope, deadline_ms, contacts)
             .instrument(span)
             .await
     }
@@ -243,7 +257,13 @@ impl SyncWorker {
         }
     }
 
-    async fn process(&self, body: &str, envelope: &Envelope, deadline_ms: Option<u64>) -> RecordOutcome {
+    async fn process(
+        &self,
+        body: &str,
+        envelope: &Envelope,
+        deadline_ms: Option<u64>,
+        contacts: &ContactCache,
+    ) -> RecordOutcome {
         // Cold start checked that every location the mapping names has credentials.
         let location = match envelope.event.origin() {
             Origin::Lms(source) => self.mapping.location_of(source),
@@ -296,9 +316,13 @@ impl SyncWorker {
         let ghl = client.with_deadline(until);
         let lms = self.lms.with_deadline(until);
         let outbound = self.outbound.with_deadline(until);
+        let entities = contact_cache::CachedEntities {
+            inner: self.entities.as_ref(),
+            cache: contacts,
+        };
         let cx = Context {
             ghl: &ghl,
-            entities: self.entities.as_ref(),
+            entities: &entities,
             mapping: &self.mapping,
             lms: &lms,
             outbound: &outbound,
@@ -326,6 +350,7 @@ impl SyncWorker {
                 RecordOutcome::Synced { result }
             }
             Err(err) => {
+                contacts.clear();
                 if let Err(e) = self.idempotency.release(&key, err.reason()).await {
                     warn!(error = %e, "could not release claim; it expires with the deadline");
                 }
