@@ -123,6 +123,7 @@ struct Counters {
     failpoint_deaths: AtomicU64,
     queue_duplicates: AtomicU64,
     redelivered_records: AtomicU64,
+    failed_deletes: AtomicU64,
 }
 
 struct Run {
@@ -324,12 +325,22 @@ impl Run {
                 .filter(|r| done.contains(r.message_id.as_deref().unwrap_or_default()))
             {
                 if let Some(receipt) = record.receipt_handle.as_deref() {
-                    sqs.delete_message()
+                    // As Lambda's event source: a failed delete (a stale receipt handle, once the
+                    // message was received again) leaves the message to come back, and the
+                    // worker finds it done.
+                    if let Err(e) = sqs
+                        .delete_message()
                         .queue_url(queue)
                         .receipt_handle(receipt)
                         .send()
                         .await
-                        .context("deleting")?;
+                    {
+                        self.counters.failed_deletes.fetch_add(1, Ordering::Relaxed);
+                        eprintln!(
+                            "[chaos] deleting a done message failed ({}); it comes back",
+                            aws_sdk_sqs::error::DisplayErrorContext(&e)
+                        );
+                    }
                 }
             }
         }
@@ -535,7 +546,7 @@ async fn main() -> Result<()> {
     let stats = chaos.ghl.stats();
     let c = &chaos.counters;
     println!(
-        "[chaos] {count} events, {} deliveries ({} sender retries) in {:.1} s; {} worker processes, {} killed mid-batch, {} died at the fail point; {} queue duplicates, {} records redelivered; GHL: {} requests, {} answered 429, {} 5xx, {} dropped, {} carried out with the answer lost, {} token refreshes",
+        "[chaos] {count} events, {} deliveries ({} sender retries) in {:.1} s; {} worker processes, {} killed mid-batch, {} died at the fail point; {} queue duplicates, {} records redelivered, {} deletes failed; GHL: {} requests, {} answered 429, {} 5xx, {} dropped, {} carried out with the answer lost, {} token refreshes",
         c.deliveries.load(Ordering::Relaxed),
         c.sender_retries.load(Ordering::Relaxed),
         elapsed.as_secs_f64(),
@@ -544,6 +555,7 @@ async fn main() -> Result<()> {
         c.failpoint_deaths.load(Ordering::Relaxed),
         c.queue_duplicates.load(Ordering::Relaxed),
         c.redelivered_records.load(Ordering::Relaxed),
+        c.failed_deletes.load(Ordering::Relaxed),
         stats.total_requests,
         stats.injected_429,
         stats.injected_5xx,
