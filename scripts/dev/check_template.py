@@ -81,7 +81,7 @@ OPTIONAL_ENV = {
 DATA_SERVICES = {"dynamodb", "sqs", "secretsmanager", "s3"}
 # SAM policy templates and AWS managed policies that grant on a data service.
 DATA_POLICY_NAME = re.compile(r"dynamodb|sqs|secretsmanager|s3", re.IGNORECASE)
-# Sample values for a Fn::ForEach collection the template leaves to a parameter without a default.
+# The values a Fn::ForEach over a parameter is expanded with for the checks.
 FOREACH_SAMPLES = ["LocA1", "LocB2"]
 # The AWS metrics the alarms need (namespace, metric) besides the project's own (LmsGhlSync).
 PROJECT_NAMESPACE = "LmsGhlSync"
@@ -139,8 +139,7 @@ def expand_foreach(section, parameters, problems):
             continue
         variable, collection, body = value
         if isinstance(collection, dict) and "Ref" in collection:
-            default = str(parameters.get(collection["Ref"], {}).get("Default", ""))
-            items = [v.strip() for v in default.split(",") if v.strip()] or FOREACH_SAMPLES
+            items = FOREACH_SAMPLES  # two, whatever the parameter's default: a loop must make distinct names
         elif isinstance(collection, list):
             items = [str(v) for v in collection]
         else:
