@@ -39,11 +39,14 @@
   the GHL 429 rate, token refresh failures, failed batch runs, and each batch job's overdue run
   (under the job's condition, missing data breaching), all notifying an SNS topic of the template;
   every LmsGhlSync metric the alarms and the dashboard use is in docs/operations.md's Metrics table
-  and every alarm on one has the Stage dimension.
+  and every alarm on one has the Stage dimension; no alarm evaluates longer than CloudWatch allows;
+  the dashboard's body is JSON;
+- every ${Name} in a !Sub names a resource (or its attribute), a parameter or a variable of the !Sub.
 Exits 1 with one line per problem.
 """
-import re
+import json
 import pathlib
+import re
 import sys
 
 from cfnlint.decode import cfn_yaml
@@ -255,6 +258,13 @@ def main():
                 problems.append(f"!GetAtt {target}: no such resource")
         if "Fn::If" in node and node["Fn::If"][0] not in conditions:
             problems.append(f"!If {node['Fn::If'][0]}: no such condition")
+        if "Fn::Sub" in node:
+            sub = node["Fn::Sub"]
+            text, variables = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
+            for name in re.findall(r"\$\{([^}!][^}]*)\}", text if isinstance(text, str) else ""):
+                base = name.split(".")[0]
+                if name not in variables and name not in names and not ("." in name and base in resources):
+                    problems.append(f"!Sub ${{{name}}}: no such resource, attribute, parameter or variable")
 
     # Every queue has a DLQ (or is one), which keeps a message at least as long as its source.
     queues = {n: r.get("Properties", {}) for n, r in resources.items() if r.get("Type") == "AWS::SQS::Queue"}
@@ -535,6 +545,14 @@ def main():
         props = alarm.get("Properties", {})
         if not any(target_of(a) in topics for a in as_list(props.get("AlarmActions", []))):
             problems.append(f"{alarm_name}: notifies no SNS topic of the template (AlarmActions)")
+        # CloudWatch evaluates at most one day with periods under an hour, seven days otherwise.
+        periods = [props.get("Period")] + [m.get("MetricStat", {}).get("Period") for m in props.get("Metrics", [])]
+        period = max(int(x) for x in periods if x is not None) if any(x is not None for x in periods) else None
+        evaluations = int(props.get("EvaluationPeriods", 1))
+        if period is not None and period * evaluations > (86400 if period < 3600 else 604800):
+            problems.append(f"{alarm_name}: Period {period} × EvaluationPeriods {evaluations} is longer than CloudWatch evaluates")
+        if int(props.get("DatapointsToAlarm", evaluations)) > evaluations:
+            problems.append(f"{alarm_name}: DatapointsToAlarm > EvaluationPeriods")
     for dlq in sorted(set(dead_letter_of.values())):
         found = [p for _, p, _ in alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq)
                  if p.get("ComparisonOperator") == "GreaterThanThreshold" and float(p.get("Threshold", -1)) == 0]
@@ -574,6 +592,12 @@ def main():
     for name, resource in resources.items():
         if resource.get("Type") == "AWS::CloudWatch::Dashboard":
             body = " ".join(strings_of(resource.get("Properties", {}).get("DashboardBody")))
+            try:
+                widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body)).get("widgets", [])
+                if not widgets:
+                    problems.append(f"{name}: DashboardBody has no widgets")
+            except ValueError as error:
+                problems.append(f"{name}: DashboardBody is not JSON ({error})")
             used.update(re.findall(r'"' + PROJECT_NAMESPACE + r'",\s*"(\w+)"', body))
             used.update(re.findall(r'MetricName=\\"(\w+)\\"', body))
     for metric in sorted(used - documented):

@@ -42,6 +42,9 @@ muts = [
  ("overdue wrong condition", "    Condition: HasBatchJob3\n    Properties:\n      AlarmName", "    Condition: HasBatchJob2\n    Properties:\n      AlarmName"),
  ("alarm without topic", "      AlarmActions: [!Ref AlarmTopic]\n", "      AlarmActions: []\n"),
  ("dashboard undocumented metric", 'MetricName=\\"EventsParked\\"', 'MetricName=\\"EventsDropped\\"'),
+ ("!Sub of an unknown name", 'FunctionName: !Sub "${AWS::StackName}-note-added"', 'FunctionName: !Sub "${StackName}-note-added"'),
+ ("dashboard body not JSON", '{"widgets": [\n', '{"widgets": [[\n'),
+ ("overdue alarm too long", "      EvaluationPeriods: 26\n      DatapointsToAlarm: 26\n", "      EvaluationPeriods: 170\n      DatapointsToAlarm: 170\n"),
  ("alarm without Stage", "      MetricName: BatchRunsFailed\n      Dimensions:\n        - Name: Stage", "      MetricName: BatchRunsFailed\n      Dimensions:\n        - Name: Stag"),
 ]
 bad = 0
