@@ -11,6 +11,7 @@ MOTO_VERSION="5.2.5"
 CARGO_LAMBDA_VERSION="1.9.2"
 CFN_LINT_VERSION="1.58.0"
 PRISM_VERSION="5.16.0"
+SAM_CLI_VERSION="1.170.0"
 
 log() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
 
@@ -21,6 +22,17 @@ install_python_tools() {
   python3 -m venv "$TOOLS/venv"
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  touch "$stamp"
+}
+
+# AWS SAM CLI for `sam validate --lint` (and `sam build` / `sam deploy`): its own venv, since it
+# pins a cfn-lint of its own that must not replace CFN_LINT_VERSION in .tools/venv.
+install_sam_cli() {
+  local stamp="$TOOLS/sam-venv/.pin-sam$SAM_CLI_VERSION"
+  [[ -f "$stamp" ]] && return 0
+  log "installing aws-sam-cli==$SAM_CLI_VERSION into .tools/sam-venv"
+  python3 -m venv "$TOOLS/sam-venv"
+  "$TOOLS/sam-venv/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
   touch "$stamp"
 }
 
@@ -37,6 +49,7 @@ install_prism() {
 ensure_tools() {
   mkdir -p "$TOOLS"
   install_python_tools
+  install_sam_cli
   install_prism
   export PATH="$TOOLS/venv/bin:$TOOLS/node/node_modules/.bin:$PATH"
 }
