@@ -6,7 +6,7 @@
 //! latency (p50 / p99) and rate, the process's own CPU time (user + sys from /proc) and context
 //! switches per warm delivery, and its peak RSS; then the Rust : peer ratios. No assertions.
 //!
-//!   scripts/bench-ingest [--deliveries 1000] [--rounds 1] [--rust LABEL=PATH]… [--no-peer]
+//!   scripts/bench-ingest [--deliveries 1000] [--rounds 1] [--rust LABEL=PATH[,NAME=VALUE…]]… [--no-peer]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -296,6 +296,7 @@ fn status_of(outcome: &Outcome) -> Option<u64> {
 
 async fn measure(
     subject: &Subject,
+    queue_url: &str,
     template: &serde_json::Value,
     deliveries: usize,
 ) -> anyhow::Result<Measured> {
@@ -312,6 +313,7 @@ async fn measure(
         .current_dir(&subject.dir)
         .envs(subject.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("AWS_LAMBDA_RUNTIME_API", stand_in.addr.to_string())
+        .env("QUEUE_URL", queue_url)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -436,15 +438,26 @@ async fn main() -> anyhow::Result<()> {
     let deliveries = arg("deliveries", 1000);
     let rounds = arg("rounds", 1);
     let root = PathBuf::from(ROOT);
-    let mut rust: Vec<(String, PathBuf)> = args()
+    // `--rust LABEL=PATH[,NAME=VALUE…]`: another build, or the same one with other settings
+    // (`RUST_LOG=warn`, say), measured next to the others in the same run.
+    let mut rust: Vec<(String, PathBuf, Vec<(String, String)>)> = args()
         .windows(2)
         .filter(|w| w[0] == "--rust")
-        .filter_map(|w| w[1].split_once('=').map(|(l, p)| (l.to_owned(), root.join(p))))
+        .filter_map(|w| {
+            let (label, rest) = w[1].split_once('=')?;
+            let mut parts = rest.split(',');
+            let path = root.join(parts.next()?);
+            let env = parts
+                .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect();
+            Some((label.to_owned(), path, env))
+        })
         .collect();
     if rust.is_empty() {
         rust.push((
             "learner-created".into(),
             root.join("target/release/learner-created"),
+            vec![],
         ));
     }
     let peer = !args().iter().any(|a| a == "--no-peer");
@@ -481,12 +494,12 @@ async fn main() -> anyhow::Result<()> {
 
     let mut subjects: Vec<Subject> = rust
         .into_iter()
-        .map(|(label, program)| Subject {
+        .map(|(label, program, extra)| Subject {
             label,
             program,
             args: vec![],
             dir: root.clone(),
-            env: env.clone(),
+            env: env.iter().cloned().chain(extra).collect(),
         })
         .collect();
     if peer {
@@ -518,7 +531,19 @@ async fn main() -> anyhow::Result<()> {
     for round in 1..=rounds {
         let mut results = Vec::new();
         for subject in &subjects {
-            let measured = measure(subject, &template, deliveries).await?;
+            // moto slows down as a queue fills (tens of ms per call after a few thousand
+            // messages): every process gets an empty queue of its own.
+            let queue_url = deployment
+                .sqs
+                .create_queue()
+                .queue_name(format!("ingest-bench-{}", uuid::Uuid::new_v4().simple()))
+                .send()
+                .await
+                .context("creating a queue")?
+                .queue_url
+                .context("no queue URL")?;
+            let measured = measure(subject, &queue_url, &template, deliveries).await?;
+            let _ = deployment.sqs.delete_queue().queue_url(&queue_url).send().await;
             report(&measured);
             results.push(measured);
         }
