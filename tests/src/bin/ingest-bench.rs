@@ -438,6 +438,9 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Extra environment variables of one process.
+type Env = Vec<(String, String)>;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let deliveries = arg("deliveries", 1000);
@@ -445,7 +448,7 @@ async fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(ROOT);
     // `--rust LABEL=PATH[,NAME=VALUE…]`: another build, or the same one with other settings
     // (`RUST_LOG=warn`, say), measured next to the others in the same run.
-    let mut rust: Vec<(String, PathBuf, Vec<(String, String)>)> = args()
+    let mut rust: Vec<(String, PathBuf, Env)> = args()
         .windows(2)
         .filter(|w| w[0] == "--rust")
         .filter_map(|w| {
