@@ -474,6 +474,18 @@ async fn main() -> anyhow::Result<()> {
     let repeat_first = args().iter().any(|a| a == "--repeat-first");
 
     let deployment = Deployment::new().await;
+    // `--keep-alive`: the functions reach moto through a proxy that keeps their connections open
+    // (moto's server closes every one), as AWS's endpoints do; the proxy's own work is not counted.
+    let proxy = if args().iter().any(|a| a == "--keep-alive") {
+        let moto = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        Some(
+            integration_tests::aws_faults::AwsFaults::start(&moto, ghl_sandbox::FaultConfig::default(), 0)
+                .await
+                .unwrap_or_else(|e| panic!("keep-alive proxy: {e}")),
+        )
+    } else {
+        None
+    };
     let mut env: Vec<(String, String)> = [
         ("TABLE_NAME", deployment.table.clone()),
         ("QUEUE_URL", deployment.queue_url.clone()),
@@ -497,6 +509,10 @@ async fn main() -> anyhow::Result<()> {
         if let Ok(value) = std::env::var(name) {
             env.push((name.to_owned(), value));
         }
+    }
+    if let Some(proxy) = &proxy {
+        env.retain(|(name, _)| name != "AWS_ENDPOINT_URL");
+        env.push(("AWS_ENDPOINT_URL".to_owned(), proxy.url.clone()));
     }
     // Lambda sets both; boto3 reads only this one.
     if let Ok(region) = std::env::var("AWS_REGION") {
@@ -536,8 +552,13 @@ async fn main() -> anyhow::Result<()> {
 
     let template: serde_json::Value = serde_json::from_str(SAMPLE)?;
     println!(
-        "{deliveries} warm deliveries per process after the first, {rounds} round(s); 3 AWS calls each on moto ({})",
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
+        "{deliveries} warm deliveries per process after the first, {rounds} round(s); 3 AWS calls each on moto ({}){}",
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+        if proxy.is_some() {
+            ", through a keep-alive proxy"
+        } else {
+            ""
+        }
     );
     for round in 1..=rounds {
         let mut results = Vec::new();
