@@ -23,6 +23,16 @@ use lms_ghl::ingest::{IngestService, Trigger};
 use lms_ghl::ports::SecretSource;
 use lms_ghl::worker::SyncWorker;
 
+/// The value after `--<name>` on the command line of a bench binary, or `default` when it is
+/// absent or does not parse: the one flag reader of `src/bin/`.
+pub fn flag<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .find(|w| w[0] == format!("--{name}"))
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or(default)
+}
+
 pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// The webhook credentials every test deployment uses (same as the local demo's).

@@ -16,11 +16,7 @@ use lms_ghl::lms::LmsAccount;
 use lms_sandbox::Platform;
 
 fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == format!("--{name}"))
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(default)
+    integration_tests::flag(name, default)
 }
 
 fn summary(report: BatchReport) -> RunSummary {

@@ -21,11 +21,7 @@ use tokio::time::Instant;
 const COURSE: &str = "2wzplz3bmtxpa";
 
 fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == format!("--{name}"))
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(default)
+    integration_tests::flag(name, default)
 }
 
 fn learner(i: usize) -> anyhow::Result<LearnerRef> {

@@ -431,11 +431,7 @@ fn args() -> Vec<String> {
 }
 
 fn arg(name: &str, default: usize) -> usize {
-    args()
-        .windows(2)
-        .find(|w| w[0] == format!("--{name}"))
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(default)
+    integration_tests::flag(name, default)
 }
 
 /// Extra environment variables of one process.
