@@ -51,7 +51,8 @@ ensure_tools() {
   install_python_tools
   install_sam_cli
   install_prism
-  export PATH="$TOOLS/venv/bin:$TOOLS/node/node_modules/.bin:$PATH"
+  # scripts/dev/bin first: its moto_server serialises DynamoDB requests (see scripts/dev/moto_server.py).
+  export PATH="$ROOT/scripts/dev/bin:$TOOLS/venv/bin:$TOOLS/node/node_modules/.bin:$PATH"
 }
 
 # Loopback port that nothing listens on right now.
