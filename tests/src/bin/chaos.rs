@@ -366,12 +366,13 @@ impl Run {
             .kill_on_drop(true);
         let dice = rng.u8(..100);
         let failpoint = self.chaos && dice < 6;
+        let sigkill = self.chaos && (6..10).contains(&dice);
         if failpoint {
             // Dies right after a GHL create, before the entity map hears of it.
             command.env("FAILPOINTS", "after-ghl-create=50%panic");
         }
         let child = command.spawn().context("starting worker-once")?;
-        let output = if self.chaos && (6..10).contains(&dice) {
+        let output = if sigkill {
             let mut child = child;
             tokio::time::sleep(Duration::from_millis(rng.u64(20..500))).await;
             let _ = child.start_kill();
@@ -392,7 +393,7 @@ impl Run {
         let Some(answer) = answer.filter(|_| output.status.success()) else {
             if failpoint {
                 self.counters.failpoint_deaths.fetch_add(1, Ordering::Relaxed);
-            } else if !(self.chaos && (6..10).contains(&dice)) {
+            } else if !sigkill {
                 bail!(
                     "worker-once failed unprovoked ({}): {}",
                     output.status,
