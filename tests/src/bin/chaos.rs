@@ -609,6 +609,22 @@ async fn main() -> Result<()> {
         );
     }
     let facts: usize = want.values().map(Vec::len).sum();
+    // The calm side is the reference, so it is checked against the bundled mapping too: a learner
+    // is a contact, its tags, its fields and a welcome task; a completion adds a task and a note
+    // (its tags and field join the contact's); a sender's task or note is one more.
+    let count = |path: &str| deliveries.iter().filter(|d| d.path == path).count();
+    let learners = count("/learner-created/generic");
+    let completions = deliveries
+        .iter()
+        .filter(|d| d.body.contains("\"milestone.completed\""))
+        .count();
+    let expected = learners * 4 + completions * 2 + (deliveries.len() - learners - completions);
+    if facts != expected || want.len() != learners {
+        bail!(
+            "the calm run itself is off: {} learners and {facts} facts, expected {learners} and {expected}",
+            want.len()
+        );
+    }
     println!(
         "[chaos] GHL state: {} learners, {facts} facts expected; lost {}, duplicated {}; dead letters {} ({} unexplained)",
         want.len(),
