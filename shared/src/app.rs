@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::aws::{DynamoTable, SecretsManager, SqsQueue, SqsRedelivery};
+use crate::aws::{AwsJson, DynamoTable, SecretsManager, SqsQueue, SqsRedelivery};
 use crate::batch::{BatchRunner, BatchTuning};
 use crate::clock::SystemClock;
 use crate::config::{BatchSettings, ConfigError, IngestSettings, WorkerSettings};
@@ -78,21 +78,29 @@ pub enum StartupError {
     Ghl(#[from] GhlError),
     #[error("LMS client: {0}")]
     Lms(#[from] LmsConfigError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
 }
+
+/// What an ingest function's AWS calls may take, each attempt (the SDK's Secrets Manager read
+/// has its own); well inside API Gateway's 30 s, so a sender gets an answer it can retry.
+const INGEST_AWS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn ingest_service(
     trigger: Trigger,
     settings: &IngestSettings,
     sdk: &aws_config::SdkConfig,
-) -> IngestService {
+) -> Result<IngestService, StartupError> {
+    let json = AwsJson::new(sdk, crate::http::client(INGEST_AWS_TIMEOUT)?);
     let table = Arc::new(DynamoTable::new(
         aws_sdk_dynamodb::Client::new(sdk),
+        json.clone(),
         &settings.common.table_name,
     ));
     let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
-    IngestService::new(
+    Ok(IngestService::new(
         trigger,
-        Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &settings.queue_url)),
+        Arc::new(SqsQueue::new(json, &settings.queue_url)),
         Idempotency::new(table, settings.common.idempotency_ttl),
         CachedSecret::new(
             secrets,
@@ -100,7 +108,7 @@ pub fn ingest_service(
             settings.common.secret_cache_ttl,
         ),
         Arc::new(SystemClock),
-    )
+    ))
 }
 
 /// What the worker and the daily batch both build from the same settings: the mapping, a GHL
@@ -108,6 +116,7 @@ pub fn ingest_service(
 struct Apis {
     mapping: Mapping,
     table: Arc<DynamoTable>,
+    json: AwsJson,
     ghl: GhlClients,
     lms: LmsAccounts,
     outbound: Destinations,
@@ -149,8 +158,11 @@ async fn apis(
         Some(path) => Mapping::load(path)?,
         None => Mapping::bundled()?,
     };
+    let http = http_client(settings.ghl_timeout)?;
+    let json = AwsJson::new(sdk, http.clone());
     let table = Arc::new(DynamoTable::new(
         aws_sdk_dynamodb::Client::new(sdk),
+        json.clone(),
         &settings.common.table_name,
     ));
     let budgets = Budgets {
@@ -160,7 +172,6 @@ async fn apis(
     };
     let secrets: Arc<dyn SecretSource> =
         Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
-    let http = http_client(settings.ghl_timeout)?;
     let endpoint = TokenEndpoint::new(http.clone(), &settings.ghl_base_url)?;
     // One budget for all: it keeps a schedule per location.
     let budget = budgets.make("ghl", BudgetConfig::default());
@@ -192,6 +203,7 @@ async fn apis(
     Ok(Apis {
         mapping,
         table,
+        json,
         ghl,
         lms,
         outbound,
@@ -208,10 +220,7 @@ pub async fn sync_worker(
         apis.table.clone(),
         Arc::new(apis.mapping),
         Idempotency::new(apis.table, settings.common.idempotency_ttl),
-        Arc::new(SqsQueue::new(
-            aws_sdk_sqs::Client::new(sdk),
-            &settings.dead_letter_queue_url,
-        )),
+        Arc::new(SqsQueue::new(apis.json, &settings.dead_letter_queue_url)),
         Arc::new(SystemClock),
     )
     .with_lms_accounts(apis.lms)
@@ -229,14 +238,13 @@ pub async fn daily_batch(
 ) -> Result<BatchRunner, StartupError> {
     let calls = Arc::new(CallCounter::default());
     let apis = apis(&settings.api, sdk, Some(calls.clone())).await?;
-    let sqs = aws_sdk_sqs::Client::new(sdk);
     Ok(BatchRunner {
         ghl: apis.ghl,
         entities: apis.table.clone(),
         documents: apis.table.clone(),
         lease: apis.table,
-        queue: Arc::new(SqsQueue::new(sqs.clone(), &settings.batch_queue_url)),
-        continuations: Arc::new(SqsQueue::new(sqs, &settings.continuation_queue_url)),
+        queue: Arc::new(SqsQueue::new(apis.json.clone(), &settings.batch_queue_url)),
+        continuations: Arc::new(SqsQueue::new(apis.json, &settings.continuation_queue_url)),
         mapping: Arc::new(apis.mapping),
         lms: apis.lms,
         clock: Arc::new(SystemClock),

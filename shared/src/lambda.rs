@@ -24,7 +24,7 @@ pub async fn run_ingest(trigger: Trigger) -> Result<(), lambda_http::Error> {
     telemetry::init();
     let settings = IngestSettings::from_env(&Env::process())?;
     let sdk = aws::sdk_config().await;
-    let service = Arc::new(app::ingest_service(trigger, &settings, &sdk));
+    let service = Arc::new(app::ingest_service(trigger, &settings, &sdk)?);
     lambda_http::run(lambda_http::service_fn(move |request: Request| {
         let service = Arc::clone(&service);
         async move { Ok::<_, lambda_http::Error>(serve_ingest(&service, request).await) }

@@ -48,6 +48,7 @@ fn broken(deployment: &Deployment, queue_url: &str, webhook_secret_id: &str) -> 
         webhook_secret_id: webhook_secret_id.to_owned(),
     };
     lms_ghl::app::ingest_service(Trigger::GhlEvents, &settings, &deployment.sdk)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[tokio::test]

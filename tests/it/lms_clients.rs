@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integration_tests::Deployment;
-use lms_ghl::aws::DynamoTable;
 use lms_ghl::domain::Email;
 use lms_ghl::http::{BudgetConfig, RateBudget, RateLimits, RetryPolicy, SharedRateBudget};
 use lms_ghl::lms::{
@@ -541,7 +540,7 @@ async fn budgets_in_separate_processes_share_an_account_s_schedule() {
             .await;
     let mut tasks = Vec::new();
     for worker in 0..2 {
-        let table = Arc::new(DynamoTable::new(deployment.dynamodb.clone(), &deployment.table));
+        let table = Arc::new(deployment.table());
         let client = talentlms_client(
             &lms,
             budget_on(table, talentlms::budget_config(), 20, Duration::from_secs(5)),

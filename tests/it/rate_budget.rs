@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integration_tests::Deployment;
-use lms_ghl::aws::DynamoTable;
 use lms_ghl::ghl::{BudgetConfig, RateBudget, RateLimits, SharedRateBudget};
 use lms_ghl::ports::SlotSchedule;
 use tokio::time::Instant;
@@ -22,7 +21,7 @@ async fn concurrent_reservations_get_distinct_evenly_spaced_slots() {
     let spacing = 50_000;
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let table = DynamoTable::new(deployment.dynamodb.clone(), &deployment.table);
+        let table = deployment.table();
         tasks.push(tokio::spawn(async move {
             let mut slots = Vec::new();
             for _ in 0..8 {
@@ -55,7 +54,7 @@ async fn concurrent_reservations_get_distinct_evenly_spaced_slots() {
 #[tokio::test]
 async fn a_booked_horizon_refuses_further_reservations() {
     let deployment = Deployment::new().await;
-    let table = DynamoTable::new(deployment.dynamodb.clone(), &deployment.table);
+    let table = deployment.table();
     let now = epoch_us();
     let mut granted = 0;
     for _ in 0..5 {
@@ -83,7 +82,7 @@ async fn budgets_in_separate_processes_never_exceed_the_shared_rate() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..4 {
-        let table = Arc::new(DynamoTable::new(deployment.dynamodb.clone(), &deployment.table));
+        let table = Arc::new(deployment.table());
         let budget = Arc::new(SharedRateBudget::new(
             table,
             BudgetConfig {

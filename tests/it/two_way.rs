@@ -60,7 +60,7 @@ async fn two_way() -> TwoWay {
         Arc::new(mapping),
         Idempotency::new(table, Duration::from_secs(3600)),
         Arc::new(lms_ghl::aws::SqsQueue::new(
-            deployment.sqs.clone(),
+            deployment.json(),
             &deployment.dlq_url,
         )),
         Arc::new(SystemClock),

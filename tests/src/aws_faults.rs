@@ -134,8 +134,13 @@ impl Edge {
         let answer = request.body(body).send().await.map_err(|e| e.to_string())?;
         let mut response = Response::new(Body::empty());
         *response.status_mut() = answer.status();
+        // Hop-by-hop headers stay on moto's side: its `connection: close` would otherwise make
+        // every client open a new connection per call, which AWS's endpoints do not ask for.
         for (name, value) in answer.headers() {
-            if name != http::header::TRANSFER_ENCODING && name != http::header::CONTENT_LENGTH {
+            if name != http::header::TRANSFER_ENCODING
+                && name != http::header::CONTENT_LENGTH
+                && name != http::header::CONNECTION
+            {
                 response.headers_mut().append(name, value.clone());
             }
         }

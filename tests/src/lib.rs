@@ -211,7 +211,7 @@ impl Deployment {
             queue_url: self.queue_url.clone(),
             webhook_secret_id: self.webhook_secret_id.clone(),
         };
-        app::ingest_service(trigger, &settings, sdk)
+        app::ingest_service(trigger, &settings, sdk).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The `learner-created` service, built as the binary builds it.
@@ -226,7 +226,7 @@ impl Deployment {
             queue_url: self.queue_url.clone(),
             webhook_secret_id: self.webhook_secret_id.clone(),
         };
-        app::ingest_service(trigger, &settings, &self.sdk)
+        app::ingest_service(trigger, &settings, &self.sdk).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The `sync-worker` service against a GHL at `ghl_base_url`, with the example mapping.
@@ -327,7 +327,13 @@ impl Deployment {
     }
 
     pub fn table(&self) -> DynamoTable {
-        DynamoTable::new(self.dynamodb.clone(), &self.table)
+        DynamoTable::new(self.dynamodb.clone(), self.json(), &self.table)
+    }
+
+    /// The signed JSON calls the idempotency records and queue sends use, as the functions build them.
+    pub fn json(&self) -> lms_ghl::aws::AwsJson {
+        let http = lms_ghl::http::client(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+        lms_ghl::aws::AwsJson::new(&self.sdk, http)
     }
 
     /// The GHL contact id recorded for a Skilljar learner, if any.
@@ -381,7 +387,7 @@ impl Deployment {
             event,
         );
         let message = lms_ghl::contract::encode(&envelope).unwrap_or_else(|e| panic!("{e}"));
-        let queue = lms_ghl::aws::SqsQueue::new(self.sqs.clone(), &self.queue_url);
+        let queue = lms_ghl::aws::SqsQueue::new(self.json(), &self.queue_url);
         queue.send(&message).await.unwrap_or_else(|e| panic!("{e}"));
         self.receive(&self.queue_url).await
     }
@@ -586,7 +592,7 @@ pub fn oauth_credentials(deployment: &Deployment, token_url: &str) -> OAuthCrede
         Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
             &deployment.sdk,
         ))),
-        Arc::new(DynamoTable::new(deployment.dynamodb.clone(), &deployment.table)),
+        Arc::new(deployment.table()),
         endpoint,
         OAuthSettings::default(),
     )
@@ -613,7 +619,7 @@ pub fn budgeted_client(
         retry,
         ..Default::default()
     };
-    let table = std::sync::Arc::new(DynamoTable::new(deployment.dynamodb.clone(), &deployment.table));
+    let table = std::sync::Arc::new(deployment.table());
     let budget = lms_ghl::ghl::SharedRateBudget::new(table, budget);
     lms_ghl::ghl::GhlClient::new(
         &config,

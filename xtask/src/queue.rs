@@ -169,8 +169,12 @@ const DEAD_LETTER_QUEUES: &[(&str, &str)] = &[
 /// Peeks without hiding them, so a later look sees them again.
 pub async fn parked(sdk: &aws_config::SdkConfig) -> Result<()> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let table =
-        lms_ghl::aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), crate::env_var("TABLE_NAME")?);
+    let json = lms_ghl::aws::AwsJson::new(sdk, lms_ghl::http::client(Duration::from_secs(10))?);
+    let table = lms_ghl::aws::DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        json,
+        crate::env_var("TABLE_NAME")?,
+    );
     let claims = lms_ghl::idempotency::Idempotency::new(std::sync::Arc::new(table), Duration::from_secs(0));
     let mut total = 0;
     for (queue, variable) in DEAD_LETTER_QUEUES {

@@ -8,11 +8,15 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
 
+use serde_json::{Value, json};
+
 use super::describe;
+use super::json::{AwsJson, AwsJsonError, Service};
 use crate::domain::SourcePlatform;
+use crate::http::Idempotence;
 use crate::keys::{self, EntityKey};
 use crate::ports::{
     ContactLink, Documents, EntityLink, EntityMap, IdempotencyRecord, IdempotencyStore, LearnerMirror, Lease,
@@ -24,13 +28,16 @@ const PK: &str = "pk";
 #[derive(Clone, Debug)]
 pub struct DynamoTable {
     client: aws_sdk_dynamodb::Client,
+    /// The idempotency records' calls (`aws::json`).
+    json: AwsJson,
     table: String,
 }
 
 impl DynamoTable {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+    pub fn new(client: aws_sdk_dynamodb::Client, json: AwsJson, table: impl Into<String>) -> Self {
         Self {
             client,
+            json,
             table: table.into(),
         }
     }
@@ -66,6 +73,39 @@ fn record_from_item(item: &HashMap<String, AttributeValue>) -> Option<Idempotenc
     })
 }
 
+/// A DynamoDB JSON item's string and number attributes, as the SDK's readers take them (the
+/// idempotency records hold no other kind).
+fn item_from_json(item: &Value) -> HashMap<String, AttributeValue> {
+    item.as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, value)| {
+            let value = if let Some(text) = value.get("S").and_then(Value::as_str) {
+                s(text)
+            } else {
+                AttributeValue::N(value.get("N").and_then(Value::as_str)?.to_owned())
+            };
+            Some((name.clone(), value))
+        })
+        .collect()
+}
+
+fn json_s(value: &str) -> Value {
+    json!({ "S": value })
+}
+
+fn json_n(value: i64) -> Value {
+    json!({ "N": value.to_string() })
+}
+
+fn store_error(e: &AwsJsonError) -> PortError {
+    PortError::new("idempotency store", e.to_string())
+}
+
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+/// Every event's path (claim, complete), so signed JSON calls rather than the SDK client
+/// (`aws::json`); conditional writes repeat safely, so each is retried as idempotent.
 #[async_trait]
 impl IdempotencyStore for DynamoTable {
     async fn put_if_claimable(
@@ -74,109 +114,112 @@ impl IdempotencyStore for DynamoTable {
         now: OffsetDateTime,
     ) -> Result<PutOutcome, PortError> {
         let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(&record.key))
-            .item("status", s(record.status.as_str()))
-            .item("expiration", n(record.expiration))
-            .item("in_progress_expiration", n(record.in_progress_expiration_ms))
-            .item("validation", s(&record.payload_hash))
+        let request = json!({
+            "TableName": self.table,
+            "Item": {
+                PK: json_s(&record.key),
+                "status": json_s(record.status.as_str()),
+                "expiration": json_n(record.expiration),
+                "in_progress_expiration": json_n(record.in_progress_expiration_ms),
+                "validation": json_s(&record.payload_hash),
+            },
             // Same rule as `idempotency::record_is_live`, evaluated atomically by DynamoDB.
-            .condition_expression(
+            "ConditionExpression":
                 "attribute_not_exists(#pk) OR #exp < :now OR (#status = :inprogress AND #ipexp < :now_ms)",
-            )
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#exp", "expiration")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#ipexp", "in_progress_expiration")
-            .expression_attribute_values(":now", n(now.unix_timestamp()))
-            .expression_attribute_values(":now_ms", n(now_ms))
-            .expression_attribute_values(":inprogress", s(RecordStatus::InProgress.as_str()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
+            "ExpressionAttributeNames": {
+                "#pk": PK, "#exp": "expiration", "#status": "status", "#ipexp": "in_progress_expiration",
+            },
+            "ExpressionAttributeValues": {
+                ":now": json_n(now.unix_timestamp()),
+                ":now_ms": json_n(now_ms),
+                ":inprogress": json_s(RecordStatus::InProgress.as_str()),
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        });
+        match self
+            .json
+            .call(Service::DynamoDb, "PutItem", &request, Idempotence::Idempotent)
+            .await
+        {
             Ok(_) => Ok(PutOutcome::Written),
-            Err(SdkError::ServiceError(service)) => match service.err() {
-                PutItemError::ConditionalCheckFailedException(failed) => failed
-                    .item()
-                    .and_then(record_from_item)
+            Err(AwsJsonError::Service { code, body, .. }) if code == CONDITION_FAILED => {
+                record_from_item(&item_from_json(&body["Item"]))
                     .map(PutOutcome::Held)
                     .ok_or_else(|| {
                         PortError::new("idempotency store", "condition failed without a readable item")
-                    }),
-                other => Err(PortError::new("idempotency store", describe(other))),
-            },
-            Err(other) => Err(PortError::new("idempotency store", describe(&other))),
+                    })
+            }
+            Err(e) => Err(store_error(&e)),
         }
     }
 
     async fn complete(&self, key: &str, data: Option<&str>, expiration: i64) -> Result<(), PortError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(key))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#exp", "expiration")
-            .expression_attribute_values(":completed", s(RecordStatus::Completed.as_str()))
-            .expression_attribute_values(":exp", n(expiration));
-        update = match data {
-            Some(data) => update
-                .update_expression("SET #status = :completed, #exp = :exp, #data = :data")
-                .expression_attribute_names("#data", "data")
-                .expression_attribute_values(":data", s(data)),
-            None => update.update_expression("SET #status = :completed, #exp = :exp"),
-        };
-        update
-            .send()
+        let mut request = json!({
+            "TableName": self.table,
+            "Key": { PK: json_s(key) },
+            "UpdateExpression": "SET #status = :completed, #exp = :exp",
+            "ExpressionAttributeNames": { "#status": "status", "#exp": "expiration" },
+            "ExpressionAttributeValues": {
+                ":completed": json_s(RecordStatus::Completed.as_str()),
+                ":exp": json_n(expiration),
+            },
+        });
+        if let Some(data) = data {
+            request["UpdateExpression"] = json!("SET #status = :completed, #exp = :exp, #data = :data");
+            request["ExpressionAttributeNames"]["#data"] = json!("data");
+            request["ExpressionAttributeValues"][":data"] = json_s(data);
+        }
+        self.json
+            .call(Service::DynamoDb, "UpdateItem", &request, Idempotence::Idempotent)
             .await
-            .map_err(|e| PortError::new("idempotency store", describe(&e)))?;
+            .map_err(|e| store_error(&e))?;
         Ok(())
     }
 
     /// An in-progress expiry of 0 makes the claim abandoned, so claimable at once; the item stays
     /// (with its TTL) to tell why. A completed record is not touched.
     async fn release(&self, key: &str, why: &str) -> Result<(), PortError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(key))
-            .update_expression("SET #ipexp = :zero, #last_error = :why")
-            .condition_expression("#status = :inprogress")
-            .expression_attribute_names("#ipexp", "in_progress_expiration")
-            .expression_attribute_names("#last_error", "last_error")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":why", s(why))
-            .expression_attribute_values(":inprogress", s(RecordStatus::InProgress.as_str()))
-            .send()
-            .await;
-        match result {
+        let request = json!({
+            "TableName": self.table,
+            "Key": { PK: json_s(key) },
+            "UpdateExpression": "SET #ipexp = :zero, #last_error = :why",
+            "ConditionExpression": "#status = :inprogress",
+            "ExpressionAttributeNames": {
+                "#ipexp": "in_progress_expiration", "#last_error": "last_error", "#status": "status",
+            },
+            "ExpressionAttributeValues": {
+                ":zero": json_n(0),
+                ":why": json_s(why),
+                ":inprogress": json_s(RecordStatus::InProgress.as_str()),
+            },
+        });
+        match self
+            .json
+            .call(Service::DynamoDb, "UpdateItem", &request, Idempotence::Idempotent)
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(())
-            }
-            Err(other) => Err(PortError::new("idempotency store", describe(&other))),
+            Err(e) if e.code() == Some(CONDITION_FAILED) => Ok(()),
+            Err(e) => Err(store_error(&e)),
         }
     }
 
     async fn record(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(key))
-            .consistent_read(true)
-            .send()
+        let request = json!({
+            "TableName": self.table,
+            "Key": { PK: json_s(key) },
+            "ConsistentRead": true,
+        });
+        let answer = self
+            .json
+            .call(Service::DynamoDb, "GetItem", &request, Idempotence::Idempotent)
             .await
-            .map_err(|e| PortError::new("idempotency store", describe(&e)))?;
-        Ok(output.item().and_then(record_from_item))
+            .map_err(|e| store_error(&e))?;
+        Ok(answer
+            .get("Item")
+            .map(item_from_json)
+            .as_ref()
+            .and_then(record_from_item))
     }
 }
 

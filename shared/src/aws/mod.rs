@@ -1,11 +1,14 @@
 //! AWS adapters of the ports. Configured from the environment by `aws-config`, which also honours
-//! `AWS_ENDPOINT_URL` (moto server locally and in tests).
+//! `AWS_ENDPOINT_URL` (moto server locally and in tests). The SDK's clients, except on the
+//! per-event path (idempotency records, queue sends), which speaks JSON to AWS itself (`json`).
 
 mod dynamodb;
+mod json;
 mod secrets;
 mod sqs;
 
 pub use dynamodb::DynamoTable;
+pub use json::{AwsJson, AwsJsonError, Service};
 pub use secrets::SecretsManager;
 pub use sqs::{SqsQueue, SqsRedelivery};
 

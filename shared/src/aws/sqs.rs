@@ -1,57 +1,64 @@
 use async_trait::async_trait;
 use std::collections::HashMap;
 
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use serde_json::{Map, Value, json};
 
 use super::describe;
+use super::json::{AwsJson, Service};
+use crate::http::Idempotence;
 use crate::ports::{OutboundMessage, PortError, Queue, Redelivery};
 
+/// Sends to one queue in SQS's JSON protocol (`aws::json`): every accepted webhook's path. A send
+/// repeated after a lost answer may queue a message twice, which the worker's claim absorbs, so
+/// sends retry as `Protected`.
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
+    json: AwsJson,
     url: String,
 }
 
 impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+    pub fn new(json: AwsJson, url: impl Into<String>) -> Self {
         Self {
-            client,
+            json,
             url: url.into(),
         }
     }
 }
 
 /// A message's attributes as SQS takes them (it refuses empty values).
-fn attributes(message: &OutboundMessage) -> Result<HashMap<String, MessageAttributeValue>, PortError> {
-    message
+fn attributes(message: &OutboundMessage) -> Value {
+    let attributes: Map<String, Value> = message
         .attributes
         .iter()
         .filter(|(_, value)| !value.is_empty())
-        .map(|(name, value)| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map(|attribute| (name.clone(), attribute))
-                .map_err(|e| PortError::new("queue", describe(&e)))
-        })
-        .collect()
+        .map(|(name, value)| (name.clone(), json!({"DataType": "String", "StringValue": value})))
+        .collect();
+    Value::Object(attributes)
+}
+
+fn queue_error(e: &super::json::AwsJsonError) -> PortError {
+    PortError::new("queue", e.to_string())
 }
 
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, message: &OutboundMessage) -> Result<String, PortError> {
-        let request = self
-            .client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(&message.body)
-            .set_message_attributes(Some(attributes(message)?));
-        let output = request
-            .send()
+        let request = json!({
+            "QueueUrl": self.url,
+            "MessageBody": message.body,
+            "MessageAttributes": attributes(message),
+        });
+        let answer = self
+            .json
+            .call(Service::Sqs, "SendMessage", &request, Idempotence::Protected)
             .await
-            .map_err(|e| PortError::new("queue", describe(&e)))?;
-        Ok(output.message_id.unwrap_or_default())
+            .map_err(|e| queue_error(&e))?;
+        Ok(answer
+            .get("MessageId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// `SendMessageBatch`, ten at a time (its limit); entries SQS refuses are sent again once,
@@ -60,42 +67,50 @@ impl Queue for SqsQueue {
         for chunk in messages.chunks(10) {
             let mut pending: Vec<(usize, &OutboundMessage)> = chunk.iter().enumerate().collect();
             for attempt in 0..2 {
-                let entries = pending
+                let entries: Vec<Value> = pending
                     .iter()
                     .map(|(i, message)| {
-                        SendMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .message_body(&message.body)
-                            .set_message_attributes(Some(attributes(message)?))
-                            .build()
-                            .map_err(|e| PortError::new("queue", describe(&e)))
+                        json!({
+                            "Id": i.to_string(),
+                            "MessageBody": message.body,
+                            "MessageAttributes": attributes(message),
+                        })
                     })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let output = self
-                    .client
-                    .send_message_batch()
-                    .queue_url(&self.url)
-                    .set_entries(Some(entries))
-                    .send()
+                    .collect();
+                let request = json!({ "QueueUrl": self.url, "Entries": entries });
+                let answer = self
+                    .json
+                    .call(Service::Sqs, "SendMessageBatch", &request, Idempotence::Protected)
                     .await
-                    .map_err(|e| PortError::new("queue", describe(&e)))?;
-                let failed: Vec<&str> = output.failed.iter().map(|f| f.id.as_str()).collect();
+                    .map_err(|e| queue_error(&e))?;
+                let failed: Vec<&Value> = answer
+                    .get("Failed")
+                    .and_then(Value::as_array)
+                    .map(|f| f.iter().collect())
+                    .unwrap_or_default();
                 if failed.is_empty() {
                     break;
                 }
+                let text = |entry: &Value, field: &str| {
+                    entry
+                        .get(field)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 if attempt == 1 {
-                    let first = &output.failed[0];
                     return Err(PortError::new(
                         "queue",
                         format!(
                             "{} message(s) refused: {} {}",
                             failed.len(),
-                            first.code,
-                            first.message.as_deref().unwrap_or("")
+                            text(failed[0], "Code"),
+                            text(failed[0], "Message")
                         ),
                     ));
                 }
-                pending.retain(|(i, _)| failed.contains(&i.to_string().as_str()));
+                let failed_ids: Vec<String> = failed.iter().map(|f| text(f, "Id")).collect();
+                pending.retain(|(i, _)| failed_ids.contains(&i.to_string()));
             }
         }
         Ok(())

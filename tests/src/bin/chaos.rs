@@ -213,7 +213,7 @@ impl Run {
 
     /// Every delivery once (calm) or twice, a third of them at the same moment (chaos), four
     /// senders at a time; the access token expires halfway.
-    async fn ingest(&self, deliveries: &[Delivery], rng: &mut fastrand::Rng) -> Result<()> {
+    async fn ingest(&self, deliveries: &[Delivery], rng: &mut fastrand::Rng, backlog: u64) -> Result<()> {
         use futures_util::{StreamExt, TryStreamExt};
         let services: BTreeMap<&str, IngestService> = [
             Trigger::LearnerCreated,
@@ -234,10 +234,20 @@ impl Run {
         .collect();
         let at_once: Vec<bool> = deliveries.iter().map(|_| rng.u8(..3) == 0).collect();
         let sent = AtomicU64::new(0);
-        futures_util::stream::iter(deliveries.iter().zip(at_once))
-            .map(|(delivery, at_once)| {
+        futures_util::stream::iter(deliveries.iter().zip(at_once).enumerate())
+            .map(|(i, (delivery, at_once))| {
                 let (services, sent) = (&services, &sent);
                 async move {
+                    // `--backlog N`: senders pause while more than N messages wait, every 25
+                    // events. moto's receive scans the whole queue, so a long run whose ingest
+                    // outruns the workers would otherwise slow to a crawl.
+                    if backlog > 0 && i % 25 == 0 {
+                        while self.deployment.visible_messages(&self.deployment.queue_url).await as u64
+                            > backlog
+                        {
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                    }
                     let service = &services[delivery.trigger.name()];
                     if !self.chaos {
                         self.deliver(service, delivery).await?;
@@ -422,6 +432,7 @@ impl Run {
         workers: u64,
         seed: u64,
         within: Duration,
+        backlog: u64,
     ) -> Result<Duration> {
         let started = Instant::now();
         let stop = AtomicBool::new(false);
@@ -429,7 +440,7 @@ impl Run {
             futures_util::future::try_join_all((0..workers).map(|w| self.poll(seed * 100 + w, &stop)));
         let drive = async {
             let mut rng = fastrand::Rng::with_seed(seed);
-            self.ingest(deliveries, &mut rng).await?;
+            self.ingest(deliveries, &mut rng, backlog).await?;
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let left = self.deployment.visible_messages(&self.deployment.queue_url).await;
@@ -449,7 +460,8 @@ impl Run {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 if started.elapsed().as_secs().is_multiple_of(30) {
                     eprintln!(
-                        "[chaos] {} s: {} deliveries, {} worker processes, {} message(s) on the queue",
+                        "[chaos] {} side, {} s: {} deliveries, {} worker processes, {} message(s) on the queue",
+                        if self.chaos { "chaos" } else { "calm" },
                         started.elapsed().as_secs(),
                         self.counters.deliveries.load(Ordering::Relaxed),
                         self.counters.invocations.load(Ordering::Relaxed),
@@ -534,12 +546,29 @@ async fn main() -> Result<()> {
     let count = arg("events", 500);
     let seed = arg("seed", 7);
     let workers = arg("workers", 3);
+    let backlog = arg("backlog", 0);
     // Generous: the ingest and the drain of a healthy run take a fraction of it.
     let within = Duration::from_secs(120 + count / 2);
     let deliveries = events(count, &mut fastrand::Rng::with_seed(seed));
 
+    // `--together`: the calm side runs beside the chaos side instead of after it. Each side has
+    // its own GHL sandbox (so its own 100 / 10 s budget), queue and tables; a long run is bounded
+    // by that budget, so side by side it takes about half the time on an otherwise quiet machine.
+    let together = std::env::args().any(|a| a == "--together");
     let chaos = Run::start(true, seed).await?;
-    let elapsed = chaos.go(&deliveries, workers, seed, within).await?;
+    let calm = Run::start(false, seed).await?;
+    let (elapsed, calm_elapsed) = if together {
+        tokio::try_join!(
+            chaos.go(&deliveries, workers, seed, within, backlog),
+            calm.go(&deliveries, workers, seed, within, backlog)
+        )?
+    } else {
+        let elapsed = chaos.go(&deliveries, workers, seed, within, backlog).await?;
+        (
+            elapsed,
+            calm.go(&deliveries, workers, seed, within, backlog).await?,
+        )
+    };
     let stats = chaos.ghl.stats();
     let c = &chaos.counters;
     println!(
@@ -573,8 +602,6 @@ async fn main() -> Result<()> {
         );
     }
 
-    let calm = Run::start(false, seed).await?;
-    let calm_elapsed = calm.go(&deliveries, workers, seed, within).await?;
     println!(
         "[chaos] the same events once, without faults: {:.1} s, {} GHL requests",
         calm_elapsed.as_secs_f64(),
