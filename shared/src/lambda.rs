@@ -25,10 +25,12 @@ pub async fn run_ingest(trigger: Trigger) -> Result<(), lambda_http::Error> {
     let settings = IngestSettings::from_env(&Env::process())?;
     let sdk = aws::sdk_config().await;
     let service = Arc::new(app::ingest_service(trigger, &settings, &sdk)?);
-    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+    let metrics = telemetry::metrics()?;
+    // The metrics are flushed (one EMF line per dimension set) after each invocation.
+    metrics_cloudwatch_embedded::lambda::handler::run_http(metrics, move |request: Request| {
         let service = Arc::clone(&service);
         async move { Ok::<_, lambda_http::Error>(serve_ingest(&service, request).await) }
-    }))
+    })
     .await
 }
 
@@ -55,10 +57,11 @@ pub async fn run_worker() -> Result<(), lambda_runtime::Error> {
     let settings = WorkerSettings::from_env(&Env::process())?;
     let sdk = aws::sdk_config().await;
     let worker = Arc::new(app::sync_worker(&settings, &sdk).await?);
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
+    let metrics = telemetry::metrics()?;
+    metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<SqsEvent>| {
         let worker = Arc::clone(&worker);
         async move { Ok::<_, lambda_runtime::Error>(serve_sqs(&worker, event).await) }
-    }))
+    })
     .await
 }
 
@@ -142,12 +145,14 @@ pub async fn run_batch() -> Result<(), lambda_runtime::Error> {
     let settings = BatchSettings::from_env(&Env::process())?;
     let sdk = aws::sdk_config().await;
     let runner = Arc::new(app::daily_batch(&settings, &sdk, BatchTuning::default()).await?);
-    lambda_runtime::run(lambda_runtime::service_fn(
+    let metrics = telemetry::metrics()?;
+    metrics_cloudwatch_embedded::lambda::handler::run(
+        metrics,
         move |event: LambdaEvent<serde_json::Value>| {
             let runner = Arc::clone(&runner);
             async move { serve_batch(&runner, event.payload, Some(event.context.deadline)).await }
         },
-    ))
+    )
     .await
 }
 

@@ -12,6 +12,7 @@ mod ingest;
 mod ingest_triggers;
 mod lms_clients;
 mod oauth;
+mod observability;
 mod pipeline;
 mod rate_budget;
 mod sandbox;

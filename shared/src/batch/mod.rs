@@ -26,6 +26,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use crate::telemetry::metric;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -233,6 +234,13 @@ impl BatchRunner {
         let result = self.run_held(request, target, &job, deadline).await;
         if let Err(e) = self.lease.release(&lease, &owner).await {
             warn!(error = %e, job, "could not release the batch lease; it expires by itself");
+        }
+        match &result {
+            Ok(BatchReport::Finished { .. }) => {
+                metric::count(metric::BATCH_RUNS_FINISHED, Some(("Job", &job)))
+            }
+            Err(_) => metric::count(metric::BATCH_RUNS_FAILED, Some(("Job", &job))),
+            Ok(_) => {}
         }
         result
     }

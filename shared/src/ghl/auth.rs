@@ -307,6 +307,7 @@ impl OAuthCredentials {
         let answer = match self.endpoint.refresh(&latest).await {
             Ok(answer) => answer,
             Err(e) => {
+                crate::telemetry::metric::count(crate::telemetry::metric::TOKEN_REFRESH_FAILURES, None);
                 self.release(lease_name).await;
                 return Err(e);
             }

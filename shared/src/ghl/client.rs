@@ -12,6 +12,7 @@ use super::custom_fields::CustomFieldCache;
 use super::error::GhlError;
 use super::rate::{RateBudget, RateHeaders};
 use super::retry::{Idempotence, RetryPolicy};
+use crate::telemetry::metric;
 
 /// The API version every v2 request must name.
 pub const API_VERSION: &str = "2021-07-28";
@@ -176,7 +177,9 @@ impl GhlClient {
             let slot_deadline = self
                 .deadline
                 .map(|d| d.checked_sub(inner.retry.reserve).unwrap_or(d));
+            let waiting = Instant::now();
             inner.budget.acquire(&auth.location_id, slot_deadline).await?;
+            metric::millis(metric::GHL_BUDGET_WAIT_MS, waiting.elapsed());
             let error = match self.send_once(&auth, &call).await {
                 Ok((status, bytes)) => return decode(status, &bytes, &call),
                 Err(error) => error,
@@ -192,6 +195,7 @@ impl GhlClient {
                 inner.budget.throttled(&auth.location_id);
             }
             if let Some(delay) = attempts.next_wait(&error, call.idempotence) {
+                metric::count(metric::API_RETRIES, Some(("Api", "ghl")));
                 warn!(reason = error.reason(), error = %error, delay_ms = delay.as_millis() as u64, "GHL call failed; retrying");
                 tokio::time::sleep(delay).await;
                 continue;
@@ -218,8 +222,16 @@ impl GhlClient {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
+        metric::count(metric::GHL_CALLS, Some(("Location", &auth.location_id)));
         let response = request.send().await?;
         let status = response.status().as_u16();
+        if status == 429 {
+            metric::count(metric::GHL_429, Some(("Location", &auth.location_id)));
+        }
+        metric::count_by(
+            metric::GHL_RESPONSES,
+            &[("Endpoint", endpoint(call)), ("Status", status.to_string())],
+        );
         self.inner
             .budget
             .observe(&auth.location_id, &RateHeaders::parse(response.headers()));
@@ -231,6 +243,18 @@ impl GhlClient {
             Err(GhlError::from_response(status, &bytes))
         }
     }
+}
+
+/// A call's endpoint for the metrics, ids left out (`POST /contacts/{id}/tasks`): GHL's ids are
+/// 20 letters and digits, its path words letters only.
+fn endpoint(call: &Call<'_>) -> String {
+    let mut endpoint = call.method.to_string();
+    for segment in call.path {
+        endpoint.push('/');
+        let is_id = segment.len() >= 16 || segment.chars().any(|c| !c.is_ascii_alphabetic());
+        endpoint.push_str(if is_id { "{id}" } else { segment });
+    }
+    endpoint.replacen('/', " /", 1)
 }
 
 fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8], call: &Call<'_>) -> Result<T, GhlError> {

@@ -18,6 +18,7 @@ use crate::ingest::provider::{Delivery, Parsed, Provider, Trigger, WebhookSecret
 use crate::ingest::skilljar::Skilljar;
 use crate::ports::Queue;
 use crate::secrets::CachedSecret;
+use crate::telemetry::metric;
 
 /// A delivery as a provider received it: what it is, and the hash its claim carries.
 struct Received {
@@ -119,11 +120,34 @@ impl IngestService {
         async {
             let route = match route(self.trigger, request.path) {
                 Ok(route) => route,
-                Err(err) => return err.into_response(RetryAnswer::default()),
+                Err(err) => {
+                    metric::count(metric::EVENTS_REJECTED, Some(("Trigger", self.trigger.name())));
+                    return err.into_response(RetryAnswer::default());
+                }
             };
+            let provider = request
+                .path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            let trigger = format!("{}/{provider}", self.trigger.name());
             match self.accept(route.receive, &request, correlation_id.clone()).await {
-                Ok(response) => response,
-                Err(err) => err.into_response(route.retry),
+                Ok(response) => {
+                    if response.status == StatusCode::ACCEPTED {
+                        metric::count(metric::EVENTS_ACCEPTED, Some(("Trigger", &trigger)));
+                    } else if response.body["status"] == "duplicate" {
+                        metric::count(metric::EVENTS_DUPLICATE, Some(("Trigger", &trigger)));
+                    }
+                    response
+                }
+                Err(err) => {
+                    // A delivery we could not take now is the sender's to retry, not a rejection.
+                    if !err.means_retry() {
+                        metric::count(metric::EVENTS_REJECTED, Some(("Trigger", &trigger)));
+                    }
+                    err.into_response(route.retry)
+                }
             }
         }
         .instrument(span)

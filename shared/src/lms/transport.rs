@@ -2,6 +2,7 @@
 //! headers observed → retry, over the client setup, retry policy and budget every API shares
 //! (`crate::http`). The clients build requests and read answers; nothing here knows a platform.
 
+use crate::telemetry::metric;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -276,6 +277,7 @@ impl Transport {
                 Err(error) => error,
             };
             if let Some(delay) = attempts.next_wait(&error, request.idempotence) {
+                metric::count(metric::API_RETRIES, Some(("Api", self.platform)));
                 warn!(
                     platform = self.platform,
                     operation = request.operation,
@@ -335,8 +337,17 @@ impl Transport {
             _ => builder,
         };
 
+        metric::count(metric::LMS_CALLS, Some(("Platform", self.platform)));
         let response = builder.send().await?;
         let status = response.status().as_u16();
+        metric::count_by(
+            metric::LMS_CALLS,
+            &[
+                ("Platform", self.platform.to_owned()),
+                ("Operation", request.operation.to_owned()),
+                ("Status", status.to_string()),
+            ],
+        );
         let rate = RateHeaders::parse(response.headers());
         self.budget.observe(account, &rate);
         if status == 429 {

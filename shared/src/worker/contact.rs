@@ -45,6 +45,10 @@ pub(crate) async fn ensure_contact_writing(
         ..ContactFields::default()
     };
     let contact_id = cx.ghl.upsert_contact(&request).await?.contact.id;
+    crate::telemetry::metric::count(
+        crate::telemetry::metric::EFFECTS_APPLIED,
+        Some(("Effect", "ContactUpserted")),
+    );
     remember_contact(cx, source, &learner.source_user_id, &contact_id).await?;
     Ok((contact_id, Vec::new()))
 }

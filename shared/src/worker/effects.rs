@@ -19,6 +19,7 @@ use super::{Context, SyncError};
 use crate::ghl::{Failure, GhlError, Idempotence, NewTask, NoteFields, RetryClass};
 use crate::keys::EntityKey;
 use crate::ports::EntityLink;
+use crate::telemetry::metric;
 
 /// What a task should look like if it has to be created.
 #[derive(Debug, Clone)]
@@ -167,6 +168,7 @@ async fn create(
                 .create_task(contact_id, &task, Idempotence::NotIdempotent)
                 .await?
                 .id;
+            metric::count(metric::EFFECTS_APPLIED, Some(("Effect", "TaskCreated")));
             (id, *completed)
         }
         NewEntity::Note(note) => {
@@ -179,6 +181,7 @@ async fn create(
                 .create_note(contact_id, &fields, Idempotence::NotIdempotent)
                 .await?
                 .id;
+            metric::count(metric::EFFECTS_APPLIED, Some(("Effect", "NoteCreated")));
             (id, false)
         }
     })

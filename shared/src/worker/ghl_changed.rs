@@ -376,6 +376,12 @@ async fn apply(
             s.contact_id
         )));
     }
+    for _ in &written {
+        crate::telemetry::metric::count(
+            crate::telemetry::metric::EFFECTS_APPLIED,
+            Some(("Effect", "LmsWrite")),
+        );
+    }
     Ok(written.join(", "))
 }
 

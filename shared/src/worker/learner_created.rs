@@ -33,6 +33,10 @@ pub async fn sync(cx: &Context<'_>, learner: &LearnerCreated) -> Result<String, 
     let mut request = upsert_request(learner, cx.mapping);
     request.custom_fields = custom_fields(cx.ghl, mapped.into_iter().map(|(f, v)| (f.clone(), v))).await?;
     let contact = cx.ghl.upsert_contact(&request).await?.contact;
+    crate::telemetry::metric::count(
+        crate::telemetry::metric::EFFECTS_APPLIED,
+        Some(("Effect", "ContactUpserted")),
+    );
     let contact_id = contact.id;
     // Tags are not sent in the upsert: there `tags` replaces the contact's tags (UpsertContactDto:
     // "will overwrite all current tags"), which would drop tags users or other tools set on a

@@ -38,6 +38,7 @@ use crate::keys;
 use crate::lms::{Destinations, LmsAccounts, LmsError};
 use crate::mapping::Mapping;
 use crate::ports::{EntityMap, OutboundMessage, PortError, Queue, Redelivery};
+use crate::telemetry::metric;
 
 /// Why an event could not be synced.
 #[derive(Debug, thiserror::Error)]
@@ -225,7 +226,11 @@ impl SyncWorker {
                     event_id = "",
                     correlation_id = ""
                 );
-                return self.unreadable(message.body, e).instrument(span).await;
+                let outcome = self.unreadable(message.body, e).instrument(span).await;
+                if matches!(outcome, RecordOutcome::Parked { .. }) {
+                    metric::count(metric::EVENTS_PARKED, Some(("EventType", "Unreadable")));
+                }
+                return outcome;
             }
         };
         let span = info_span!(
@@ -235,9 +240,29 @@ impl SyncWorker {
             correlation_id = %envelope.correlation_id,
             event_type = envelope.event.kind(),
         );
-        self.process(message.body, &envelope, deadline_ms, contacts)
+        let outcome = self
+            .process(message.body, &envelope, deadline_ms, contacts)
             .instrument(span)
-            .await
+            .await;
+        let event_type = envelope.event.kind();
+        match &outcome {
+            RecordOutcome::Synced { .. } => {
+                metric::count(metric::EVENTS_SYNCED, Some(("EventType", event_type)));
+                let since = self.clock.now() - envelope.received_at;
+                metric::millis(
+                    metric::END_TO_END_LATENCY_MS,
+                    since.try_into().unwrap_or_default(),
+                );
+            }
+            RecordOutcome::AlreadySynced => {
+                metric::count(metric::EVENTS_SYNCED, Some(("EventType", event_type)));
+            }
+            RecordOutcome::Parked { .. } => {
+                metric::count(metric::EVENTS_PARKED, Some(("EventType", event_type)));
+            }
+            RecordOutcome::Retry { .. } | RecordOutcome::Held { .. } => {}
+        }
+        outcome
     }
 
     async fn unreadable(&self, body: &str, error: ContractError) -> RecordOutcome {
