@@ -13,6 +13,7 @@ mod ingest_triggers;
 mod lms_clients;
 mod oauth;
 mod observability;
+mod ops_cli;
 mod pipeline;
 mod rate_budget;
 mod sandbox;

@@ -1,0 +1,5 @@
+//! What the operator's CLI (`lms-sync-ops`) does, as a library so that the integration tests run
+//! it against moto and the sandboxes. Configured by the functions' own environment variables.
+
+pub mod dlq;
+pub mod webhook;

@@ -1,0 +1,200 @@
+//! `lms-sync-ops`: the operator's CLI. It reads the functions' environment variables
+//! (`DEAD_LETTER_QUEUE_URL`, `QUEUE_URL`, `WEBHOOK_SECRET_ID`, …) and the usual AWS ones, so it
+//! works against a deployed stack or, with `AWS_ENDPOINT_URL`, the local emulators.
+//!
+//! Exit codes: 0 done; 1 failed (the message says why); 2 wrong usage (clap's).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use ops::dlq::{self, Filter};
+
+#[derive(Parser)]
+#[command(
+    name = "lms-sync-ops",
+    about = "Operate the LMS ⇄ GoHighLevel sync (docs/operations.md)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parked messages on the worker's dead-letter queue (`DEAD_LETTER_QUEUE_URL`).
+    #[command(subcommand)]
+    Dlq(Dlq),
+    /// Webhook helpers.
+    #[command(subcommand)]
+    Webhook(Webhook),
+}
+
+#[derive(Subcommand)]
+enum Dlq {
+    /// One line per parked message: id, event type, reason, age, receives.
+    List(FilterArgs),
+    /// One parked message in full: its reason, detail and body.
+    Show {
+        /// The message id `list` prints.
+        message_id: String,
+    },
+    /// Move the selected messages back to the worker's queue (`QUEUE_URL`); each is applied once.
+    Redrive {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Say what would move, moving nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Args)]
+struct FilterArgs {
+    /// Only messages the worker parked for this reason (`redrive_policy`: the ones the queue moved
+    /// after their receives).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Only events of this kind (`LearnerCreated`, `MilestoneReached`, `TaskChanged`, `NoteAdded`,
+    /// `GhlChanged`).
+    #[arg(long)]
+    event_type: Option<String>,
+    /// Only messages parked at least this many minutes ago.
+    #[arg(long)]
+    older_than_minutes: Option<u64>,
+}
+
+impl From<&FilterArgs> for Filter {
+    fn from(args: &FilterArgs) -> Self {
+        Filter {
+            reason: args.reason.clone(),
+            event_type: args.event_type.clone(),
+            older_than: args.older_than_minutes.map(|m| Duration::from_secs(m * 60)),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Webhook {
+    /// Print the `x-webhook-signature` header for a body, signed now with the deployment's
+    /// webhook secret (`WEBHOOK_SECRET_ID`): for `curl -H` against a generic route.
+    Sign {
+        /// The exact bytes to be posted.
+        #[arg(long)]
+        body: PathBuf,
+    },
+}
+
+fn env_var(name: &str) -> Result<String> {
+    std::env::var(name)
+        .with_context(|| format!("{name} is not set (the functions' environment; see docs/operations.md)"))
+}
+
+fn age(parked: &dlq::Parked) -> String {
+    parked.parked_at.map_or_else(
+        || "?".to_owned(),
+        |at| {
+            let minutes = (time::OffsetDateTime::now_utc() - at).whole_minutes();
+            format!("{minutes} min")
+        },
+    )
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let sdk = lms_ghl::aws::sdk_config().await;
+    match cli.command {
+        Command::Dlq(command) => {
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            let dlq_url = env_var("DEAD_LETTER_QUEUE_URL")?;
+            match command {
+                Dlq::List(filter) => {
+                    let filter = Filter::from(&filter);
+                    let now = time::OffsetDateTime::now_utc();
+                    let all = dlq::list(&sqs, &dlq_url).await?;
+                    let shown: Vec<_> = all.iter().filter(|p| filter.matches(p, now)).collect();
+                    for p in &shown {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{} receive(s)",
+                            p.message_id,
+                            p.event_type.as_deref().unwrap_or("-"),
+                            p.reason.as_deref().unwrap_or("redrive_policy"),
+                            age(p),
+                            p.receive_count
+                        );
+                    }
+                    eprintln!("{} of {} parked message(s)", shown.len(), all.len());
+                }
+                Dlq::Show { message_id } => {
+                    let all = dlq::list(&sqs, &dlq_url).await?;
+                    let p = all
+                        .iter()
+                        .find(|p| p.message_id == message_id)
+                        .with_context(|| format!("no parked message {message_id}"))?;
+                    println!("message id:  {}", p.message_id);
+                    println!(
+                        "event:       {} {}",
+                        p.event_type.as_deref().unwrap_or("-"),
+                        p.event_id.as_deref().unwrap_or("-")
+                    );
+                    println!(
+                        "reason:      {}",
+                        p.reason
+                            .as_deref()
+                            .unwrap_or("redrive_policy (moved after its receives)")
+                    );
+                    println!("detail:      {}", p.detail.as_deref().unwrap_or("-"));
+                    println!("parked:      {} ago, {} receive(s)", age(p), p.receive_count);
+                    println!("body:        {}", p.body);
+                }
+                Dlq::Redrive { filter, dry_run } => {
+                    let target = env_var("QUEUE_URL")?;
+                    let bar = indicatif::ProgressBar::new_spinner();
+                    bar.set_message("moving parked messages");
+                    let report =
+                        dlq::redrive(&sqs, &dlq_url, &target, &Filter::from(&filter), dry_run, &|p| {
+                            bar.inc(1);
+                            bar.set_message(p.message_id.clone());
+                        })
+                        .await?;
+                    bar.finish_and_clear();
+                    let verb = if dry_run { "would move" } else { "moved" };
+                    for id in &report.moved {
+                        println!("{id}");
+                    }
+                    eprintln!(
+                        "{verb} {} message(s); {} left parked",
+                        report.moved.len(),
+                        report.left
+                    );
+                }
+            }
+        }
+        Command::Webhook(Webhook::Sign { body }) => {
+            let bytes = std::fs::read(&body).with_context(|| format!("reading {}", body.display()))?;
+            let secrets = lms_ghl::aws::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
+            let header = ops::webhook::signature_header(
+                &secrets,
+                &env_var("WEBHOOK_SECRET_ID")?,
+                &bytes,
+                time::OffsetDateTime::now_utc().unix_timestamp(),
+            )
+            .await?;
+            println!("{header}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lms-sync-ops: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The operator's CLI (`ops/`) against moto and the GHL sandbox: parked messages listed with
+//! their reasons, redriven selectively (a dry run moves nothing), each applied once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ghl_sandbox::{DEFAULT_LOCATION_ID, Sandbox, SandboxConfig};
+use integration_tests::{Deployment, sync_all};
+use lms_ghl::domain::{Email, LearnerCreated, SourcePlatform, SyncEvent};
+use lms_ghl::ports::{OutboundMessage, Queue};
+use ops::dlq::{self, Filter};
+
+fn learner(n: u32) -> SyncEvent {
+    SyncEvent::LearnerCreated(LearnerCreated {
+        source: SourcePlatform::skilljar(),
+        source_user_id: format!("ops-user-{n}"),
+        email: Email::try_from(format!("ops.learner{n}@example.com")).unwrap_or_else(|e| panic!("{e}")),
+        first_name: Some("Ops".into()),
+        last_name: Some(format!("Learner{n}")),
+        phone: None,
+        role: None,
+        course: None,
+        occurred_at: time::OffsetDateTime::now_utc(),
+        custom_fields: Default::default(),
+    })
+}
+
+/// Parks three learners' messages as the worker would: two for one reason, one for another.
+async fn park_three(deployment: &Deployment) {
+    let dlq = lms_ghl::aws::SqsQueue::new(deployment.json(), &deployment.dlq_url);
+    for (n, reason) in [(1, "ghl_rejected"), (2, "ghl_rejected"), (3, "no_location")] {
+        let records = deployment.queue_event(&format!("ops-{n}"), learner(n)).await;
+        for record in records {
+            // Off the realtime queue, onto the dead-letter queue.
+            deployment
+                .sqs
+                .delete_message()
+                .queue_url(&deployment.queue_url)
+                .receipt_handle(record.receipt_handle.clone().unwrap_or_default())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let message = OutboundMessage {
+                body: record.body.clone().unwrap_or_default(),
+                attributes: [
+                    ("error_reason".to_owned(), reason.to_owned()),
+                    ("error_detail".to_owned(), format!("test: {reason}")),
+                    ("correlation_id".to_owned(), format!("corr-ops-{n}")),
+                ]
+                .into(),
+            };
+            dlq.send(&message).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn parked_messages_are_listed_with_reasons_and_a_redrive_applies_the_chosen_ones_once() {
+    let deployment = Deployment::new().await;
+    let ghl = Sandbox::start(SandboxConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
+        .unwrap_or_else(|e| panic!("{e}"));
+    park_three(&deployment).await;
+
+    let listed = dlq::list(&deployment.sqs, &deployment.dlq_url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .all(|p| p.event_type.as_deref() == Some("LearnerCreated"))
+    );
+    let mut reasons: Vec<_> = listed.iter().filter_map(|p| p.reason.clone()).collect();
+    reasons.sort();
+    assert_eq!(reasons, ["ghl_rejected", "ghl_rejected", "no_location"]);
+    // A listing hides nothing: all three are there again.
+    assert_eq!(
+        dlq::list(&deployment.sqs, &deployment.dlq_url)
+            .await
+            .map(|l| l.len())
+            .unwrap_or(0),
+        3
+    );
+
+    let filter = Filter {
+        reason: Some("ghl_rejected".into()),
+        ..Filter::default()
+    };
+    let nothing = |_: &dlq::Parked| {};
+    let dry = dlq::redrive(
+        &deployment.sqs,
+        &deployment.dlq_url,
+        &deployment.queue_url,
+        &filter,
+        true,
+        &nothing,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((dry.moved.len(), dry.left), (2, 1));
+    assert_eq!(
+        deployment.visible_messages(&deployment.queue_url).await,
+        0,
+        "a dry run moves nothing"
+    );
+    assert_eq!(deployment.visible_messages(&deployment.dlq_url).await, 3);
+
+    let told = AtomicUsize::new(0);
+    let report = dlq::redrive(
+        &deployment.sqs,
+        &deployment.dlq_url,
+        &deployment.queue_url,
+        &filter,
+        false,
+        &|_| {
+            told.fetch_add(1, Ordering::Relaxed);
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.moved.len(), report.left), (2, 1));
+    assert_eq!(told.load(Ordering::Relaxed), 2, "progress after each message");
+    let left = dlq::list(&deployment.sqs, &deployment.dlq_url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].reason.as_deref(), Some("no_location"));
+
+    // Back on the queue without the worker's error attributes, and applied once each.
+    let records = deployment.receive(&deployment.queue_url).await;
+    assert_eq!(records.len(), 2);
+    for record in &records {
+        assert!(record.message_attributes.keys().all(|k| !k.starts_with("error_")));
+        assert!(record.message_attributes.contains_key("correlation_id"));
+    }
+    let worker = deployment.worker(&ghl.url()).await;
+    sync_all(&worker, records).await;
+    let mut emails: Vec<String> = ghl
+        .contacts(DEFAULT_LOCATION_ID)
+        .into_iter()
+        .filter_map(|c| c.email)
+        .collect();
+    emails.sort();
+    assert_eq!(emails, ["ops.learner1@example.com", "ops.learner2@example.com"]);
+
+    // Nothing more matches: a second redrive moves nothing.
+    let again = dlq::redrive(
+        &deployment.sqs,
+        &deployment.dlq_url,
+        &deployment.queue_url,
+        &filter,
+        false,
+        &nothing,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((again.moved.len(), again.left), (0, 1));
+}
+
+#[tokio::test]
+async fn webhook_sign_prints_a_header_the_ingest_accepts() {
+    let deployment = Deployment::new().await;
+    let secrets = lms_ghl::aws::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&deployment.sdk));
+    let body = r#"{"event_id":"ops-sign-1","event_type":"learner.created","source":"talentlms","occurred_at":"2026-11-23T10:00:00Z","learner":{"id":"ops-sign","email":"sign@example.com"}}"#;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let header =
+        ops::webhook::signature_header(&secrets, &deployment.webhook_secret_id, body.as_bytes(), now)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    let (name, value) = header.split_once(": ").unwrap_or_else(|| panic!("{header}"));
+    assert_eq!(name, "x-webhook-signature");
+    assert!(!header.contains(integration_tests::GENERIC_SIGNING_SECRET));
+    let request = integration_tests::api_request(
+        "/learner-created/generic",
+        &[("content-type", "application/json"), (name, value)],
+        body,
+    );
+    let (status, answer) =
+        integration_tests::response_json(lms_ghl::lambda::serve_ingest(&deployment.ingest(), request).await);
+    assert_eq!(status, 202, "{answer}");
+
+    let missing = ops::webhook::signature_header(&secrets, "no-such-secret", body.as_bytes(), now).await;
+    assert!(
+        missing.is_err_and(|e| e.to_string().starts_with("webhook secret no-such-secret:")),
+        "a missing secret is named"
+    );
+}
