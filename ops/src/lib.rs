@@ -2,4 +2,5 @@
 //! it against moto and the sandboxes. Configured by the functions' own environment variables.
 
 pub mod dlq;
+pub mod status;
 pub mod webhook;

@@ -2,7 +2,8 @@
 //! (`DEAD_LETTER_QUEUE_URL`, `QUEUE_URL`, `WEBHOOK_SECRET_ID`, …) and the usual AWS ones, so it
 //! works against a deployed stack or, with `AWS_ENDPOINT_URL`, the local emulators.
 //!
-//! Exit codes: 0 done; 1 failed (the message says why); 2 wrong usage (clap's).
+//! Exit codes: 0 done; 1 failed (the message says why); 2 wrong usage (clap's); 3 (`status`)
+//! messages are parked on a dead-letter queue.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,10 @@ enum Command {
     /// Webhook helpers.
     #[command(subcommand)]
     Webhook(Webhook),
+    /// Queue and dead-letter depths (every `*QUEUE_URL` variable set) and each daily-batch job's
+    /// last run (`TABLE_NAME`, the mapping: `MAPPING_FILE` or the bundled one). Exits 3 when
+    /// messages are parked.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -102,9 +107,33 @@ fn age(parked: &dlq::Parked) -> String {
     )
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli) -> Result<ExitCode> {
     let sdk = lms_ghl::aws::sdk_config().await;
     match cli.command {
+        Command::Status => {
+            let queues: Vec<(String, String)> = ops::status::QUEUES
+                .iter()
+                .filter_map(|v| std::env::var(v).ok().map(|url| ((*v).to_owned(), url)))
+                .collect();
+            let json = lms_ghl::aws::AwsJson::new(&sdk, lms_ghl::http::client(Duration::from_secs(10))?);
+            let table = lms_ghl::aws::DynamoTable::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                json,
+                env_var("TABLE_NAME")?,
+            );
+            let mapping = match std::env::var("MAPPING_FILE") {
+                Ok(path) => lms_ghl::mapping::Mapping::load(std::path::Path::new(&path))?,
+                Err(_) => lms_ghl::mapping::Mapping::bundled()?,
+            };
+            let status =
+                ops::status::read(&aws_sdk_sqs::Client::new(&sdk), &queues, &table, &mapping).await?;
+            print!("{status}");
+            return Ok(if status.parked() > 0 {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
         Command::Dlq(command) => {
             let sqs = aws_sdk_sqs::Client::new(&sdk);
             let dlq_url = env_var("DEAD_LETTER_QUEUE_URL")?;
@@ -184,14 +213,14 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{header}");
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("lms-sync-ops: {e:#}");
             ExitCode::FAILURE

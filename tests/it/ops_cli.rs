@@ -187,3 +187,74 @@ async fn webhook_sign_prints_a_header_the_ingest_accepts() {
         "a missing secret is named"
     );
 }
+
+#[tokio::test]
+async fn status_shows_queue_depths_parked_messages_and_the_last_batch_runs() {
+    use lms_ghl::batch::{JobKind, Mode, Phase, RunState, RunSummary};
+    use lms_ghl::ports::Documents;
+
+    let deployment = Deployment::new().await;
+    park_three(&deployment).await;
+    // One more event waiting on the realtime queue.
+    let waiting = deployment.queue_event("ops-status", learner(9)).await;
+    for record in &waiting {
+        deployment
+            .sqs
+            .change_message_visibility()
+            .queue_url(&deployment.queue_url)
+            .receipt_handle(record.receipt_handle.clone().unwrap_or_default())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let table = deployment.table();
+    let mut summary = RunSummary::new(
+        "run-1".into(),
+        "reconcile:academy".into(),
+        "academy".into(),
+        Mode::Run,
+        time::OffsetDateTime::now_utc(),
+    );
+    summary.changes.insert("lms_to_ghl:learner".into(), 4);
+    summary.finished_at = Some(time::OffsetDateTime::now_utc());
+    summary.invocations = 2;
+    let run = RunState {
+        run_id: "run-1".into(),
+        since: None,
+        phase: Phase::first(JobKind::Reconcile),
+        summary,
+    };
+    let body = serde_json::to_string(&run).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        table
+            .put(&lms_ghl::keys::batch_run("reconcile:academy"), &body, 0, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+
+    let mapping = lms_ghl::mapping::Mapping::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/local/mapping.toml"
+    )))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let queues = [
+        ("QUEUE_URL".to_owned(), deployment.queue_url.clone()),
+        ("DEAD_LETTER_QUEUE_URL".to_owned(), deployment.dlq_url.clone()),
+    ];
+    let status = ops::status::read(&deployment.sqs, &queues, &table, &mapping)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.queues[0].visible, 1, "{status}");
+    assert_eq!(status.parked(), 3, "{status}");
+    let text = status.to_string();
+    assert!(text.contains("<- parked: lms-sync-ops dlq list"), "{text}");
+    assert!(
+        text.contains("reconcile:academy") && text.contains("4 change(s), 0 error(s), 2 invocation(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("poll:talent") && text.contains("never run"),
+        "{text}"
+    );
+}

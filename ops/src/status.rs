@@ -1,0 +1,148 @@
+//! `status`: what the deployment holds right now: each queue's depth (dead-letter queues first
+//! among what to look at) and each daily-batch job's last run.
+
+use std::fmt;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use lms_ghl::batch::{JobKind, RunState};
+use lms_ghl::mapping::{Mapping, Platform};
+use lms_ghl::ports::Documents;
+
+/// The queues' environment variables, as the functions name them.
+pub const QUEUES: &[&str] = &[
+    "QUEUE_URL",
+    "DEAD_LETTER_QUEUE_URL",
+    "BATCH_QUEUE_URL",
+    "BATCH_DEAD_LETTER_QUEUE_URL",
+    "CONTINUATION_QUEUE_URL",
+    "CONTINUATION_DEAD_LETTER_QUEUE_URL",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("SQS GetQueueAttributes on {queue}: {detail}")]
+    Sqs { queue: String, detail: String },
+    #[error("reading {job}'s last run: {detail}")]
+    Store { job: String, detail: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub variable: String,
+    pub visible: u64,
+    pub in_flight: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobStatus {
+    pub job: String,
+    pub last_run: Option<RunState>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub queues: Vec<QueueDepth>,
+    pub jobs: Vec<JobStatus>,
+}
+
+impl Status {
+    /// Messages waiting on dead-letter queues: what needs an operator.
+    pub fn parked(&self) -> u64 {
+        self.queues
+            .iter()
+            .filter(|q| q.variable.contains("DEAD_LETTER"))
+            .map(|q| q.visible + q.in_flight)
+            .sum()
+    }
+}
+
+/// Reads each queue named in `queues` (variable, URL) and each batch job of the mapping's
+/// targets (those with an API to read learners from).
+pub async fn read(
+    sqs: &aws_sdk_sqs::Client,
+    queues: &[(String, String)],
+    documents: &dyn Documents,
+    mapping: &Mapping,
+) -> Result<Status, StatusError> {
+    let mut depths = Vec::new();
+    for (variable, url) in queues {
+        let output = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| StatusError::Sqs {
+                queue: variable.clone(),
+                detail: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+            })?;
+        let count = |name: QueueAttributeName| {
+            output
+                .attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        depths.push(QueueDepth {
+            variable: variable.clone(),
+            visible: count(QueueAttributeName::ApproximateNumberOfMessages),
+            in_flight: count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        });
+    }
+    let mut jobs = Vec::new();
+    for (target, spec) in &mapping.targets {
+        if *spec.platform.get_ref() == Platform::Outbound {
+            continue;
+        }
+        for kind in [JobKind::Poll, JobKind::Reconcile] {
+            let job = format!("{}:{target}", kind.as_str());
+            let stored = documents
+                .get(&lms_ghl::keys::batch_run(&job))
+                .await
+                .map_err(|e| StatusError::Store {
+                    job: job.clone(),
+                    detail: e.to_string(),
+                })?;
+            let last_run = stored.and_then(|d| serde_json::from_str::<RunState>(&d.body).ok());
+            jobs.push(JobStatus { job, last_run });
+        }
+    }
+    Ok(Status { queues: depths, jobs })
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "queues (visible + in flight):")?;
+        for q in &self.queues {
+            let flag = if q.variable.contains("DEAD_LETTER") && q.visible + q.in_flight > 0 {
+                "  <- parked: lms-sync-ops dlq list"
+            } else {
+                ""
+            };
+            writeln!(f, "  {:<36} {} + {}{flag}", q.variable, q.visible, q.in_flight)?;
+        }
+        writeln!(f, "daily-batch jobs (last run):")?;
+        for j in &self.jobs {
+            match &j.last_run {
+                None => writeln!(f, "  {:<24} never run", j.job)?,
+                Some(run) => {
+                    let s = &run.summary;
+                    let state = match s.finished_at {
+                        Some(at) => format!("finished {at}"),
+                        None => format!("running since {}", s.started_at),
+                    };
+                    writeln!(
+                        f,
+                        "  {:<24} {state}: {} change(s), {} error(s), {} invocation(s)",
+                        j.job,
+                        s.changes_total(),
+                        s.errors.len(),
+                        s.invocations
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
