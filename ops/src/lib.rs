@@ -2,5 +2,6 @@
 //! it against moto and the sandboxes. Configured by the functions' own environment variables.
 
 pub mod dlq;
+pub mod replay;
 pub mod status;
 pub mod webhook;

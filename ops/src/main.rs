@@ -31,6 +31,20 @@ enum Command {
     /// Webhook helpers.
     #[command(subcommand)]
     Webhook(Webhook),
+    /// Post event samples (events/<function>/*.json) or captured webhook bodies to an endpoint,
+    /// with the credentials each route needs from the deployment's webhook secret
+    /// (`WEBHOOK_SECRET_ID`); fails unless every answer is a 2xx.
+    Replay {
+        /// The API's base URL: the stack's `ApiUrl` output, or `http://127.0.0.1:9000/lambda-url`
+        /// for `scripts/run`.
+        #[arg(long)]
+        url: String,
+        /// The route for bare bodies (`learner-created/generic`); samples carry theirs.
+        #[arg(long)]
+        route: Option<String>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Queue and dead-letter depths (every `*QUEUE_URL` variable set) and each daily-batch job's
     /// last run (`TABLE_NAME`, the mapping: `MAPPING_FILE` or the bundled one). Exits 3 when
     /// messages are parked.
@@ -198,6 +212,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         report.left
                     );
                 }
+            }
+        }
+        Command::Replay { url, route, files } => {
+            use lms_ghl::ports::SecretSource;
+            let secrets = lms_ghl::aws::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
+            let secret = secrets.secret_string(&env_var("WEBHOOK_SECRET_ID")?).await?;
+            let http = lms_ghl::http::client(Duration::from_secs(30))?;
+            let mut failed = 0;
+            for file in &files {
+                let delivery = ops::replay::read(file, route.as_deref())?;
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let headers = ops::replay::headers(&delivery, &secret, now)?;
+                let (status, answer) = ops::replay::send(&http, &url, &delivery, &headers).await?;
+                println!("{} -> {}: {status} {answer}", file.display(), delivery.route);
+                failed += usize::from(!(200..300).contains(&status));
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} deliveries were not answered 2xx", files.len());
             }
         }
         Command::Webhook(Webhook::Sign { body }) => {

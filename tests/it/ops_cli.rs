@@ -258,3 +258,81 @@ async fn status_shows_queue_depths_parked_messages_and_the_last_batch_runs() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn replay_sends_samples_and_bodies_with_the_credentials_their_routes_need() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let deployment = Deployment::new().await;
+    let endpoint = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&endpoint)
+        .await;
+    let root = std::path::PathBuf::from(integration_tests::ROOT);
+    let secret = secrecy::SecretString::from(integration_tests::WEBHOOK_SECRETS);
+    let http = lms_ghl::http::client(std::time::Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+    let bare = std::env::temp_dir().join(format!("ops-replay-{}.json", std::process::id()));
+    std::fs::write(
+        &bare,
+        r#"{"event_id":"ops-replay-1","event_type":"learner.created","source":"talentlms","occurred_at":"2026-11-23T10:00:00Z","learner":{"id":"ops-replay","email":"replay@example.com"}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let files = [
+        (
+            root.join("events/learner-created/generic-learner-created.json"),
+            None,
+        ),
+        (
+            root.join("events/learner-created/skilljar-course-enrollment.json"),
+            None,
+        ),
+        (bare.clone(), Some("/learner-created/generic/")),
+    ];
+    let mut routes = Vec::new();
+    for (file, route) in &files {
+        let delivery = ops::replay::read(file, *route).unwrap_or_else(|e| panic!("{e}"));
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let headers = ops::replay::headers(&delivery, &secret, now).unwrap_or_else(|e| panic!("{e}"));
+        let (status, _) = ops::replay::send(&http, &format!("{}/base", endpoint.uri()), &delivery, &headers)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, 202);
+        routes.push(delivery.route);
+    }
+    let _ = std::fs::remove_file(&bare);
+    assert_eq!(
+        routes,
+        [
+            "learner-created/generic",
+            "learner-created/skilljar",
+            "learner-created/generic"
+        ]
+    );
+
+    // What arrived is what the functions accept: each handed to its ingest as API Gateway would.
+    let received = endpoint.received_requests().await.unwrap_or_default();
+    assert_eq!(received.len(), 3);
+    for (request, route) in received.iter().zip(&routes) {
+        assert_eq!(request.url.path(), format!("/base/{route}"));
+        let trigger = lms_ghl::ingest::Trigger::LearnerCreated;
+        let (status, answer) = integration_tests::response_json(
+            lms_ghl::lambda::serve_ingest(
+                &deployment.ingest_for(trigger),
+                integration_tests::captured_request(&format!("/{route}"), request),
+            )
+            .await,
+        );
+        assert_eq!(status, 202, "{route}: {answer}");
+    }
+
+    // A GHL route without a workflow header configured cannot be signed: said, not sent.
+    let ghl = ops::replay::Delivery {
+        route: "ghl-events/ghl".into(),
+        body: "{}".into(),
+    };
+    let unsigned = secrecy::SecretString::from(r#"{"ghl":{"publicKeys":[]}}"#);
+    let refused = ops::replay::headers(&ghl, &unsigned, 0);
+    assert!(refused.is_err_and(|e| e.to_string().contains("GHL signs its own deliveries")));
+}
