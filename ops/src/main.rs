@@ -31,6 +31,9 @@ enum Command {
     /// Webhook helpers.
     #[command(subcommand)]
     Webhook(Webhook),
+    /// A GHL location's OAuth credentials.
+    #[command(subcommand)]
+    Oauth(Oauth),
     /// Post event samples (events/<function>/*.json) or captured webhook bodies to an endpoint,
     /// with the credentials each route needs from the deployment's webhook secret
     /// (`WEBHOOK_SECRET_ID`); fails unless every answer is a 2xx.
@@ -93,6 +96,31 @@ impl From<&FilterArgs> for Filter {
             older_than: args.older_than_minutes.map(|m| Duration::from_secs(m * 60)),
         }
     }
+}
+
+#[derive(Subcommand)]
+enum Oauth {
+    /// Trade an authorization code (the app's install redirect) for the location's token pair
+    /// and store it in the location's secret. The client secret is read from
+    /// `GHL_CLIENT_SECRET` and the code from `GHL_AUTH_CODE`, never from the command line.
+    Install {
+        /// The location's GHL secret (one of `GHL_SECRET_ID`'s).
+        #[arg(long)]
+        secret_id: String,
+        #[arg(long)]
+        location_id: String,
+        #[arg(long)]
+        client_id: String,
+        /// The redirect URI the app registered, when GHL asks for it.
+        #[arg(long)]
+        redirect_uri: Option<String>,
+        /// GHL's API base URL.
+        #[arg(long, default_value = "https://services.leadconnectorhq.com")]
+        ghl_base_url: String,
+    },
+    /// For each secret in `GHL_SECRET_ID` (comma-separated): its location, the kind of
+    /// credential and when the access token expires (and when the secret last changed).
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -211,6 +239,72 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         report.moved.len(),
                         report.left
                     );
+                }
+            }
+        }
+        Command::Oauth(Oauth::Install {
+            secret_id,
+            location_id,
+            client_id,
+            redirect_uri,
+            ghl_base_url,
+        }) => {
+            let client_secret = secrecy::SecretString::from(env_var("GHL_CLIENT_SECRET")?);
+            let code = secrecy::SecretString::from(env_var("GHL_AUTH_CODE")?);
+            let secrets = lms_ghl::aws::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
+            let endpoint = lms_ghl::ghl::TokenEndpoint::new(
+                lms_ghl::http::client(Duration::from_secs(30))?,
+                &ghl_base_url,
+            )?;
+            let install = ops::oauth::Install {
+                secret_id: &secret_id,
+                location_id: &location_id,
+                client_id: &client_id,
+                client_secret: &client_secret,
+                code: &code,
+                redirect_uri: redirect_uri.as_deref(),
+            };
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let installed = ops::oauth::install(&secrets, &endpoint, &install, now).await?;
+            println!(
+                "stored the token pair of location {} in {secret_id}; the access token expires in {} min (the worker refreshes it)",
+                installed.location_id,
+                (installed.expires_at - now) / 60
+            );
+        }
+        Command::Oauth(Oauth::Status) => {
+            let client = aws_sdk_secretsmanager::Client::new(&sdk);
+            let secrets = lms_ghl::aws::SecretsManager::new(client.clone());
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            for id in env_var("GHL_SECRET_ID")?
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                let changed = client
+                    .describe_secret()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|d| d.last_changed_date().map(|t| t.secs()))
+                    .map_or_else(|| "?".to_owned(), |t| format!("{} min ago", (now - t) / 60));
+                match ops::oauth::status(&secrets, id).await? {
+                    ops::oauth::TokenStatus::PrivateIntegrationToken { location_id } => {
+                        println!("{id}	{location_id}	private integration token	changed {changed}");
+                    }
+                    ops::oauth::TokenStatus::OAuth {
+                        location_id,
+                        expires_at,
+                    } => {
+                        let left = expires_at - now;
+                        let expiry = if left > 0 {
+                            format!("expires in {} min", left / 60)
+                        } else {
+                            format!("expired {} min ago (refreshed at the next call)", -left / 60)
+                        };
+                        println!("{id}	{location_id}	OAuth	{expiry}	last refreshed {changed}");
+                    }
                 }
             }
         }

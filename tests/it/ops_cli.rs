@@ -336,3 +336,66 @@ async fn replay_sends_samples_and_bodies_with_the_credentials_their_routes_need(
     let refused = ops::replay::headers(&ghl, &unsigned, 0);
     assert!(refused.is_err_and(|e| e.to_string().contains("GHL signs its own deliveries")));
 }
+
+#[tokio::test]
+async fn oauth_install_stores_a_pair_the_worker_then_uses_and_status_shows_it() {
+    let deployment = Deployment::new().await;
+    let ghl = Sandbox::start(SandboxConfig::default().with_oauth_client("client-1", "client-secret"))
+        .await
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    ghl.add_authorization_code(DEFAULT_LOCATION_ID, "client-1", "code-1")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let secrets = lms_ghl::aws::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&deployment.sdk));
+    let before = ops::oauth::status(&secrets, &deployment.ghl_secret_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        before,
+        ops::oauth::TokenStatus::PrivateIntegrationToken { .. }
+    ));
+
+    let http = lms_ghl::http::client(std::time::Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+    let endpoint = lms_ghl::ghl::TokenEndpoint::new(http, &ghl.url()).unwrap_or_else(|e| panic!("{e}"));
+    let client_secret = secrecy::SecretString::from("client-secret");
+    let code = secrecy::SecretString::from("code-1");
+    let install = ops::oauth::Install {
+        secret_id: &deployment.ghl_secret_id,
+        location_id: DEFAULT_LOCATION_ID,
+        client_id: "client-1",
+        client_secret: &client_secret,
+        code: &code,
+        redirect_uri: None,
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let installed = ops::oauth::install(&secrets, &endpoint, &install, now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(installed.location_id, DEFAULT_LOCATION_ID);
+    assert!(installed.expires_at > now);
+    match ops::oauth::status(&secrets, &deployment.ghl_secret_id).await {
+        Ok(ops::oauth::TokenStatus::OAuth {
+            location_id,
+            expires_at,
+        }) => {
+            assert_eq!(
+                (location_id.as_str(), expires_at),
+                (DEFAULT_LOCATION_ID, installed.expires_at)
+            );
+        }
+        other => panic!("expected OAuth, got {other:?}"),
+    }
+    // A used code is refused, and the secret keeps the pair.
+    let again = ops::oauth::install(&secrets, &endpoint, &install, now).await;
+    assert!(again.is_err(), "a code works once");
+
+    // The worker reads the stored pair: the event's contact reaches GHL with the OAuth token.
+    let worker = deployment.worker(&ghl.url()).await;
+    let records = deployment.queue_event("ops-oauth", learner(7)).await;
+    sync_all(&worker, records).await;
+    let emails: Vec<String> = ghl
+        .contacts(DEFAULT_LOCATION_ID)
+        .into_iter()
+        .filter_map(|c| c.email)
+        .collect();
+    assert_eq!(emails, ["ops.learner7@example.com"]);
+}
