@@ -4,5 +4,6 @@
 pub mod dlq;
 pub mod oauth;
 pub mod replay;
+pub mod skilljar;
 pub mod status;
 pub mod webhook;

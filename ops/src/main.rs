@@ -34,6 +34,9 @@ enum Command {
     /// A GHL location's OAuth credentials.
     #[command(subcommand)]
     Oauth(Oauth),
+    /// Skilljar's webhook subscriptions for this deployment's endpoints.
+    #[command(subcommand)]
+    Skilljar(Skilljar),
     /// Post event samples (events/<function>/*.json) or captured webhook bodies to an endpoint,
     /// with the credentials each route needs from the deployment's webhook secret
     /// (`WEBHOOK_SECRET_ID`); fails unless every answer is a 2xx.
@@ -96,6 +99,29 @@ impl From<&FilterArgs> for Filter {
             older_than: args.older_than_minutes.map(|m| Duration::from_secs(m * 60)),
         }
     }
+}
+
+#[derive(Subcommand)]
+enum Skilljar {
+    /// Subscribe our routes to the Skilljar events they take (learner-created: enrollments;
+    /// milestone-completed: enrollments, completions, path enrollments), with the Basic
+    /// credentials from the webhook secret (`WEBHOOK_SECRET_ID`). Repeating it changes nothing.
+    Subscribe(SkilljarArgs),
+    /// Delete the subscriptions pointing at our API; others stay.
+    Unsubscribe(SkilljarArgs),
+}
+
+#[derive(Args)]
+struct SkilljarArgs {
+    /// The API's base URL (the stack's `ApiUrl` output).
+    #[arg(long)]
+    api_url: String,
+    /// The Skilljar account's secret (its API key and domain; a target's `secret_id` in the mapping).
+    #[arg(long)]
+    secret_id: String,
+    /// Skilljar's API base URL.
+    #[arg(long)]
+    skilljar_base_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -306,6 +332,43 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         println!("{id}	{location_id}	OAuth	{expiry}	last refreshed {changed}");
                     }
                 }
+            }
+        }
+        Command::Skilljar(command) => {
+            let (Skilljar::Subscribe(args) | Skilljar::Unsubscribe(args)) = &command;
+            let source: std::sync::Arc<dyn lms_ghl::ports::SecretSource> = std::sync::Arc::new(
+                lms_ghl::aws::SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk)),
+            );
+            let config = lms_ghl::lms::LmsConfig {
+                base_url: args.skilljar_base_url.clone(),
+                retry: lms_ghl::http::RetryPolicy::default(),
+            };
+            let client = lms_ghl::lms::SkilljarClient::new(
+                &config,
+                lms_ghl::http::client(Duration::from_secs(30))?,
+                lms_ghl::secrets::CachedSecret::new(
+                    source.clone(),
+                    &args.secret_id,
+                    Duration::from_secs(300),
+                ),
+                std::sync::Arc::new(lms_ghl::http::Unlimited),
+            )?;
+            let changes = match command {
+                Skilljar::Subscribe(_) => {
+                    let webhook = source.secret_string(&env_var("WEBHOOK_SECRET_ID")?).await?;
+                    let (user, password) = ops::skilljar::basic_auth(&webhook)?;
+                    ops::skilljar::subscribe(&client, &args.api_url, (&user, &password)).await?
+                }
+                Skilljar::Unsubscribe(_) => ops::skilljar::unsubscribe(&client, &args.api_url).await?,
+            };
+            for (url, event_type) in &changes.created {
+                println!("created\t{event_type}\t{url}");
+            }
+            for (url, event_type) in &changes.kept {
+                println!("kept\t{event_type}\t{url}");
+            }
+            for (url, event_type) in &changes.deleted {
+                println!("deleted\t{event_type}\t{url}");
             }
         }
         Command::Replay { url, route, files } => {

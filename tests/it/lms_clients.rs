@@ -563,3 +563,67 @@ async fn budgets_in_separate_processes_share_an_account_s_schedule() {
     assert!(stats.max_admitted_in_window <= 4, "{stats:?}");
     lms.shutdown().await;
 }
+
+#[tokio::test]
+async fn skilljar_subscribe_registers_each_route_once_and_unsubscribe_removes_only_ours() {
+    let sandbox = sandbox(SandboxConfig::default()).await;
+    let client = skilljar_default(&sandbox);
+    // Someone else's subscription, to be left alone.
+    let theirs = secrecy::SecretString::from("their-password");
+    client
+        .create_webhook(
+            "https://other.example.com/hook",
+            "COURSE_COMPLETION",
+            ("them", &theirs),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let webhook_secret = secrecy::SecretString::from(integration_tests::WEBHOOK_SECRETS);
+    let (user, password) = ops::skilljar::basic_auth(&webhook_secret).unwrap_or_else(|e| panic!("{e}"));
+    let api = "https://abc123.execute-api.eu-west-2.amazonaws.com/";
+    let first = ops::skilljar::subscribe(&client, api, (&user, &password))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let expected: usize = ops::skilljar::ROUTES.iter().map(|(_, types)| types.len()).sum();
+    assert_eq!((first.created.len(), first.kept.len()), (expected, 0));
+    let hooks = sandbox.skilljar_webhooks();
+    assert_eq!(hooks.len(), expected + 1);
+    let enrollments: Vec<&str> = hooks
+        .iter()
+        .filter(|h| h.event_type.as_deref() == Some("COURSE_ENROLLMENT"))
+        .map(|h| h.target_url.as_str())
+        .collect();
+    assert_eq!(
+        enrollments,
+        [
+            "https://abc123.execute-api.eu-west-2.amazonaws.com/learner-created/skilljar",
+            "https://abc123.execute-api.eu-west-2.amazonaws.com/milestone-completed/skilljar"
+        ]
+    );
+    // The ingest's Basic credentials, from the webhook secret, on every one of ours.
+    assert!(
+        hooks
+            .iter()
+            .filter(|h| h.target_url.starts_with(api))
+            .all(|h| h.basic_auth_username == "skilljar" && h.basic_auth_password == "local-demo-password")
+    );
+
+    let again = ops::skilljar::subscribe(&client, api, (&user, &password))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (again.created.len(), again.kept.len()),
+        (0, expected),
+        "repeating changes nothing"
+    );
+    assert_eq!(sandbox.skilljar_webhooks().len(), expected + 1);
+
+    let removed = ops::skilljar::unsubscribe(&client, api)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(removed.deleted.len(), expected);
+    let left = sandbox.skilljar_webhooks();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].target_url, "https://other.example.com/hook");
+}

@@ -32,7 +32,7 @@ use crate::http::RetryPolicy;
 use crate::secrets::SecretError;
 
 pub use outbound::{OutboundConfig, OutboundDestination, OutboundDocument, OutboundSecret};
-pub use skilljar::{CourseProgress, SkilljarClient, SkilljarSecret};
+pub use skilljar::{CourseProgress, SkilljarClient, SkilljarSecret, Webhook as SkilljarWebhook};
 pub use talentlms::{TalentLmsClient, TalentLmsSecret};
 pub use trainual::{TrainualClient, TrainualSecret};
 

@@ -143,6 +143,27 @@ impl CourseProgress {
     }
 }
 
+/// One webhook subscription of the organisation (its credentials are not read back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub target_url: String,
+    /// `None`: every event type.
+    pub event_type: Option<String>,
+    pub active: bool,
+}
+
+impl Webhook {
+    fn from_value(raw: &Value) -> Option<Self> {
+        Some(Self {
+            id: text(raw, "id")?,
+            target_url: raw.get("target_url")?.as_str()?.to_owned(),
+            event_type: raw.get("event_type").and_then(Value::as_str).map(str::to_owned),
+            active: raw.get("active").and_then(Value::as_bool).unwrap_or(true),
+        })
+    }
+}
+
 /// One Skilljar account (API key + domain).
 #[derive(Clone)]
 pub struct SkilljarClient {
@@ -210,6 +231,64 @@ impl SkilljarClient {
 
     fn url(&self, segments: &[&str]) -> Url {
         endpoint(&self.base, segments)
+    }
+
+    /// The organisation's webhook subscriptions, `GET /v1/webhooks` (every page).
+    pub async fn webhooks(&self) -> Result<Vec<Webhook>, LmsError> {
+        let items = self
+            .list("list_webhooks", self.url(&["webhooks"]), |_| false)
+            .await?;
+        Ok(items.iter().filter_map(Webhook::from_value).collect())
+    }
+
+    /// `POST /v1/webhooks`: Skilljar then delivers `event_type` to `target_url` with these Basic
+    /// credentials. Not repeated after a lost answer (it would subscribe twice): a caller lists
+    /// again instead.
+    pub async fn create_webhook(
+        &self,
+        target_url: &str,
+        event_type: &str,
+        basic_auth: (&str, &SecretString),
+    ) -> Result<Webhook, LmsError> {
+        use secrecy::ExposeSecret;
+        let request = Request::new(
+            "create_webhook",
+            Method::POST,
+            self.url(&["webhooks"]),
+            Idempotence::NotIdempotent,
+        )
+        .json(json!({
+            "target_url": target_url,
+            "active": true,
+            "event_type": event_type,
+            "basic_auth_username": basic_auth.0,
+            "basic_auth_password": basic_auth.1.expose_secret(),
+        }));
+        let answer = self
+            .send(request)
+            .await
+            .map_err(|e| e.into_lms(PLATFORM, || format!("webhook for {event_type}")))?;
+        let created: Value = answer.json(PLATFORM, "create_webhook")?;
+        Webhook::from_value(&created).ok_or_else(|| LmsError::Rejected {
+            platform: PLATFORM,
+            status: answer.status,
+            message: "created webhook without an id".into(),
+        })
+    }
+
+    /// `DELETE /v1/webhooks/{id}`; 404 (already gone) is fine.
+    pub async fn delete_webhook(&self, id: &str) -> Result<(), LmsError> {
+        let request = Request::new(
+            "delete_webhook",
+            Method::DELETE,
+            self.url(&["webhooks", id]),
+            Idempotence::Idempotent,
+        );
+        match self.send(request).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.status() == Some(404) => Ok(()),
+            Err(err) => Err(err.into_lms(PLATFORM, || format!("webhook {id}"))),
+        }
     }
 
     /// Where a learner listing's page is: the first or a numbered page of the domain's users, or

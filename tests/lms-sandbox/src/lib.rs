@@ -42,7 +42,7 @@ pub use config::{
 };
 pub use skilljar::{
     SkilljarDomainUser, SkilljarEnrollment, SkilljarGroupMember, SkilljarProgress, SkilljarSetupError,
-    SkilljarUser,
+    SkilljarUser, SkilljarWebhook,
 };
 pub use stats::PlatformStats;
 pub use talentlms::{TalentLmsEnrollment, TalentLmsSetupError, TalentLmsUser};
@@ -178,6 +178,11 @@ impl Sandbox {
             .get(domain)
             .map(|d| d.members.clone())
             .unwrap_or_default()
+    }
+
+    /// The organisation's webhook subscriptions, in creation order.
+    pub fn skilljar_webhooks(&self) -> Vec<SkilljarWebhook> {
+        self.shared.skilljar().webhooks.clone()
     }
 
     pub fn skilljar_enrollments(&self) -> Vec<SkilljarEnrollment> {

@@ -93,7 +93,21 @@ pub(crate) struct State {
     pub(crate) groups: BTreeMap<String, Group>,
     /// (user id, published course id) → progress and its id.
     pub(crate) progress: BTreeMap<(String, String), (String, SkilljarProgress)>,
+    /// The organisation's webhook subscriptions (`/v1/webhooks`), in creation order.
+    pub(crate) webhooks: Vec<SkilljarWebhook>,
     ids: fastrand::Rng,
+}
+
+/// A webhook subscription as Skilljar stores it; the Basic password is kept to check what a
+/// client sent, and never listed back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkilljarWebhook {
+    pub id: String,
+    pub target_url: String,
+    pub event_type: Option<String>,
+    pub active: bool,
+    pub basic_auth_username: String,
+    pub basic_auth_password: String,
 }
 
 /// Why seeding or a setup call was refused.
@@ -135,6 +149,7 @@ impl State {
             enrollments: Vec::new(),
             groups,
             progress: BTreeMap::new(),
+            webhooks: Vec::new(),
             ids: fastrand::Rng::with_seed(seed ^ 0x51_4a),
         }
     }

@@ -16,7 +16,8 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::{
-    ApiError, MembershipFields, SkilljarEnrollment, SkilljarGroupMember, SkilljarSetupError, State as Data,
+    ApiError, MembershipFields, SkilljarEnrollment, SkilljarGroupMember, SkilljarSetupError, SkilljarWebhook,
+    State as Data,
 };
 use crate::config::Platform;
 use crate::gate::{self, Auth, Gate};
@@ -55,6 +56,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/groups/{group_id}/users/{user_id}",
             get(get_group_user).delete(remove_group_user),
         )
+        .route("/webhooks", get(list_webhooks).post(create_webhook))
+        .route("/webhooks/{webhook_id}", get(get_webhook).delete(delete_webhook))
         .route_layer(from_fn_with_state(
             Gate::new(&shared, Platform::Skilljar, Auth::Basic),
             gate::gate,
@@ -708,6 +711,100 @@ async fn remove_group_user(
     let before = group.members.len();
     group.members.retain(|m| m.user_id != user_id);
     if group.members.len() == before {
+        return Err(ApiError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook subscriptions (`WebHook` in the description: one event type each, or null for all)
+
+const EVENT_TYPES: &[&str] = &[
+    "COURSE_COMPLETION",
+    "COURSE_ENROLLMENT",
+    "DOMAIN_ENROLLMENT",
+    "LESSON_COMPLETION",
+    "PATH_COMPLETION",
+    "PATH_ENROLLMENT",
+    "PURCHASE_FULFILLMENT",
+    "QUIZ_COMPLETION",
+    "VILT_EVENT_REGISTRATION",
+    "DASHBOARD_TASK_CREATED",
+];
+
+fn webhook_json(hook: &SkilljarWebhook) -> Value {
+    json!({
+        "id": hook.id,
+        "target_url": hook.target_url,
+        "active": hook.active,
+        "deactivate_reason": null,
+        "event_type": hook.event_type,
+        "basic_auth_username": hook.basic_auth_username,
+        "additional_headers": {},
+    })
+}
+
+async fn list_webhooks(
+    State(shared): State<Arc<Shared>>,
+    Extension(FullPath(path)): Extension<FullPath>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let pairs = wire::query(raw.as_deref());
+    let data = shared.skilljar();
+    let items: Vec<Value> = data.webhooks.iter().map(webhook_json).collect();
+    ok(
+        StatusCode::OK,
+        page_number(&shared.base_url, &path, &pairs, &items)?,
+    )
+}
+
+async fn create_webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Reply {
+    let body = wire::object(&headers, &body)?;
+    let target_url = body
+        .get("target_url")
+        .and_then(Value::as_str)
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .ok_or_else(|| ApiError::field("target_url", "Enter a valid URL."))?
+        .to_owned();
+    let event_type = match body.get("event_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if EVENT_TYPES.contains(&t.as_str()) => Some(t.clone()),
+        Some(_) => return Err(ApiError::field("event_type", "Not a valid choice.")),
+    };
+    let text = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut data = shared.skilljar();
+    let hook = SkilljarWebhook {
+        id: data.new_id(),
+        target_url,
+        event_type,
+        active: body.get("active").and_then(Value::as_bool).unwrap_or(true),
+        basic_auth_username: text("basic_auth_username"),
+        basic_auth_password: text("basic_auth_password"),
+    };
+    data.webhooks.push(hook.clone());
+    ok(StatusCode::CREATED, webhook_json(&hook))
+}
+
+async fn get_webhook(State(shared): State<Arc<Shared>>, Path(webhook_id): Path<String>) -> Reply {
+    let data = shared.skilljar();
+    let hook = data
+        .webhooks
+        .iter()
+        .find(|h| h.id == webhook_id)
+        .ok_or(ApiError::NotFound)?;
+    ok(StatusCode::OK, webhook_json(hook))
+}
+
+async fn delete_webhook(State(shared): State<Arc<Shared>>, Path(webhook_id): Path<String>) -> Reply {
+    let mut data = shared.skilljar();
+    let before = data.webhooks.len();
+    data.webhooks.retain(|h| h.id != webhook_id);
+    if data.webhooks.len() == before {
         return Err(ApiError::NotFound);
     }
     Ok(StatusCode::NO_CONTENT.into_response())
