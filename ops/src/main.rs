@@ -34,6 +34,10 @@ enum Command {
     /// A GHL location's OAuth credentials.
     #[command(subcommand)]
     Oauth(Oauth),
+    /// Run one daily-batch job here, with the functions' settings (`TABLE_NAME`, the queues,
+    /// `GHL_SECRET_ID`, the mapping, …); its last runs: `status`.
+    #[command(subcommand)]
+    Batch(Batch),
     /// Skilljar's webhook subscriptions for this deployment's endpoints.
     #[command(subcommand)]
     Skilljar(Skilljar),
@@ -99,6 +103,31 @@ impl From<&FilterArgs> for Filter {
             older_than: args.older_than_minutes.map(|m| Duration::from_secs(m * 60)),
         }
     }
+}
+
+#[derive(Subcommand)]
+enum Batch {
+    /// Queue the job's differences (a reconcile or a poll).
+    Run(BatchArgs),
+    /// Work out the differences and write nothing.
+    Plan(BatchArgs),
+}
+
+#[derive(Args)]
+struct BatchArgs {
+    /// `reconcile` (both directions against GHL's contacts) or `poll` (LMS learners changed since
+    /// the cursor).
+    #[arg(long)]
+    job: String,
+    /// A `[targets.<name>]` of the mapping.
+    #[arg(long)]
+    target: String,
+    /// A poll from this time (RFC 3339) instead of the job's cursor.
+    #[arg(long)]
+    since: Option<String>,
+    /// Stop after this long and hand the rest to the continuation queue.
+    #[arg(long, default_value_t = 14)]
+    minutes: u64,
 }
 
 #[derive(Subcommand)]
@@ -333,6 +362,40 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
+        }
+        Command::Batch(command) => {
+            let (mode, args) = match &command {
+                Batch::Run(args) => (lms_ghl::batch::Mode::Run, args),
+                Batch::Plan(args) => (lms_ghl::batch::Mode::Plan, args),
+            };
+            let job = match args.job.as_str() {
+                "reconcile" => lms_ghl::batch::JobKind::Reconcile,
+                "poll" => lms_ghl::batch::JobKind::Poll,
+                other => anyhow::bail!("--job {other}: expected reconcile or poll"),
+            };
+            let since = args
+                .since
+                .as_deref()
+                .map(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339))
+                .transpose()
+                .context("--since: expected RFC 3339 (2026-11-23T00:00:00Z)")?;
+            let settings = lms_ghl::config::BatchSettings::from_env(&lms_ghl::config::Env::process())?;
+            let runner =
+                lms_ghl::app::daily_batch(&settings, &sdk, lms_ghl::batch::BatchTuning::default()).await?;
+            let request = lms_ghl::batch::BatchRequest {
+                job,
+                target: args.target.clone(),
+                mode,
+                since,
+                run_id: None,
+            };
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message(format!("{} running", request.job_name()));
+            bar.enable_steady_tick(Duration::from_millis(200));
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(args.minutes * 60);
+            let report = runner.run(&request, deadline).await;
+            bar.finish_and_clear();
+            print!("{}", ops::batch::describe(&report?));
         }
         Command::Skilljar(command) => {
             let (Skilljar::Subscribe(args) | Skilljar::Unsubscribe(args)) = &command;

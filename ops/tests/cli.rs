@@ -77,3 +77,20 @@ async fn dlq_list_reads_the_queue_the_environment_names() {
     assert!(stdout.contains("redrive_policy"), "{stdout}");
     assert!(text(&out.stderr).contains("1 of 1 parked message(s)"));
 }
+
+#[test]
+fn batch_names_a_wrong_job_and_a_missing_setting() {
+    let wrong = ops(&["batch", "plan", "--job", "sweep", "--target", "academy"], &[]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong.stderr).contains("--job sweep: expected reconcile or poll"));
+    let unset = ops(
+        &["batch", "plan", "--job", "reconcile", "--target", "academy"],
+        &[("TABLE_NAME", "")],
+    );
+    assert_eq!(unset.status.code(), Some(1));
+    assert!(
+        text(&unset.stderr).contains("is required"),
+        "{}",
+        text(&unset.stderr)
+    );
+}

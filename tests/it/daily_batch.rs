@@ -372,3 +372,36 @@ async fn a_poll_turns_new_talentlms_learners_into_events_through_429s_and_advanc
             .unwrap_or_else(|e| panic!("{e}"));
     assert!(cursor.is_some());
 }
+
+/// `lms-sync-ops batch plan`'s report, on a plan that finds three contacts to write.
+#[tokio::test]
+async fn the_ops_cli_describes_a_plan_with_its_changes_and_calls() {
+    let b = batch().await;
+    let pairs = in_step(&b, 5).await;
+    let client = integration_tests::client_with_token(&b.ghl.url(), DEFAULT_PIT);
+    for (contact_id, _) in &pairs[..3] {
+        client
+            .add_tags(contact_id, &["vip".to_owned()])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let runner = b.runner(BatchTuning::default()).await;
+    let report = runner
+        .run(
+            &request(JobKind::Reconcile, "handbook", Mode::Plan),
+            deadline(120),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = ops::batch::describe(&report);
+    assert!(
+        text.starts_with("reconcile:handbook planned (nothing written): 3 change(s), 5 contact(s)"),
+        "{text}"
+    );
+    assert!(text.contains("  change ghl_to_lms:contact: 3\n"), "{text}");
+    assert!(text.contains("  calls ghl: "), "{text}");
+    assert!(
+        b.take(&b.settings.batch_queue_url).await.is_empty(),
+        "a plan queued"
+    );
+}
