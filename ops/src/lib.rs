@@ -2,6 +2,7 @@
 //! it against moto and the sandboxes. Configured by the functions' own environment variables.
 
 pub mod batch;
+pub mod config;
 pub mod dlq;
 pub mod oauth;
 pub mod replay;

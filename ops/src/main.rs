@@ -38,6 +38,11 @@ enum Command {
     /// `GHL_SECRET_ID`, the mapping, …); its last runs: `status`.
     #[command(subcommand)]
     Batch(Batch),
+    /// Check the worker's configuration as its cold start does (mapping, GHL secrets, LMS
+    /// targets) and against each GHL location (the custom fields the mapping names); exits 1
+    /// when something would fail.
+    #[command(subcommand)]
+    Config(Config),
     /// Skilljar's webhook subscriptions for this deployment's endpoints.
     #[command(subcommand)]
     Skilljar(Skilljar),
@@ -103,6 +108,13 @@ impl From<&FilterArgs> for Filter {
             older_than: args.older_than_minutes.map(|m| Duration::from_secs(m * 60)),
         }
     }
+}
+
+#[derive(Subcommand)]
+enum Config {
+    /// With the sync-worker's settings (`GHL_SECRET_ID`, `MAPPING_FILE` or the bundled mapping,
+    /// `TABLE_NAME`, …).
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -361,6 +373,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         println!("{id}	{location_id}	OAuth	{expiry}	last refreshed {changed}");
                     }
                 }
+            }
+        }
+        Command::Config(Config::Check) => {
+            let settings = lms_ghl::config::WorkerSettings::from_env(&lms_ghl::config::Env::process())?;
+            let findings = lms_ghl::app::check_config(&settings, &sdk).await?;
+            print!("{}", ops::config::describe(&findings));
+            if ops::config::problems(&findings) > 0 {
+                anyhow::bail!(
+                    "{} problem(s) in the configuration",
+                    ops::config::problems(&findings)
+                );
             }
         }
         Command::Batch(command) => {

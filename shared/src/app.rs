@@ -50,22 +50,62 @@ async fn check_mapping_against_locations(mapping: &Mapping, ghl: &GhlClients) ->
             }));
         }
     }
-    let keys = mapping.custom_field_keys();
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    for (location_id, client) in ghl.locations() {
-        match client.missing_custom_field_keys(&keys).await {
-            Ok(missing) if !missing.is_empty() => {
-                tracing::error!(
-                    ?missing,
-                    location_id,
-                    "mapping names custom fields the GHL location lacks"
-                );
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, location_id, "could not check the mapping's custom fields"),
+    for finding in custom_field_findings(mapping, ghl).await {
+        match finding {
+            Finding::Problem(problem) => tracing::error!(problem, "mapping and GHL location disagree"),
+            Finding::Unchecked(why) => tracing::warn!(why, "could not check the mapping's custom fields"),
+            Finding::Ok(_) => {}
         }
     }
     Ok(())
+}
+
+/// One result of checking the configuration against the outside APIs (`lms-sync-ops config check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Ok(String),
+    /// Events that use it will fail, naming it.
+    Problem(String),
+    /// The check itself could not be made (the API refused or failed).
+    Unchecked(String),
+}
+
+/// The mapping's custom field keys each GHL location lacks.
+async fn custom_field_findings(mapping: &Mapping, ghl: &GhlClients) -> Vec<Finding> {
+    let keys = mapping.custom_field_keys();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut findings = Vec::new();
+    for (location_id, client) in ghl.locations() {
+        findings.push(match client.missing_custom_field_keys(&keys).await {
+            Ok(missing) if !missing.is_empty() => Finding::Problem(format!(
+                "location {location_id} lacks the custom field(s) the mapping names: {}",
+                missing.join(", ")
+            )),
+            Ok(_) => Finding::Ok(format!(
+                "location {location_id} has all {} custom field(s) the mapping names",
+                keys.len()
+            )),
+            Err(e) => Finding::Unchecked(format!("location {location_id}: custom fields not readable: {e}")),
+        });
+    }
+    findings
+}
+
+/// The worker's configuration checked as its cold start does (the mapping, a secret for every
+/// location it names, every LMS target's client) and then against GHL (each location's custom
+/// fields); a configuration that would stop the worker is an error, the rest findings.
+pub async fn check_config(
+    settings: &WorkerSettings,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Vec<Finding>, StartupError> {
+    let apis = apis(settings, sdk, None).await?;
+    let mut findings = vec![Finding::Ok(format!(
+        "mapping: {} provider(s), {} target(s), every location with a GHL secret",
+        apis.mapping.providers.len(),
+        apis.mapping.targets.len()
+    ))];
+    findings.extend(custom_field_findings(&apis.mapping, &apis.ghl).await);
+    Ok(findings)
 }
 
 #[derive(Debug, thiserror::Error)]

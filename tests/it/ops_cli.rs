@@ -399,3 +399,57 @@ async fn oauth_install_stores_a_pair_the_worker_then_uses_and_status_shows_it() 
         .collect();
     assert_eq!(emails, ["ops.learner7@example.com"]);
 }
+
+#[tokio::test]
+async fn config_check_names_the_custom_fields_a_location_lacks() {
+    let deployment = Deployment::new().await;
+    let mut config = SandboxConfig::default();
+    // The location lacks the mapping's `department` field.
+    config.locations[0]
+        .custom_fields
+        .retain(|f| f.key != "department");
+    let ghl = Sandbox::start(config)
+        .await
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let settings = deployment.worker_settings(
+        &ghl.url(),
+        "config/mapping.toml",
+        vec![deployment.ghl_secret_id.clone()],
+    );
+    let findings = lms_ghl::app::check_config(&settings, &deployment.sdk)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = ops::config::describe(&findings);
+    assert_eq!(ops::config::problems(&findings), 1, "{text}");
+    assert!(
+        text.contains(&format!(
+            "PROBLEM    location {DEFAULT_LOCATION_ID} lacks the custom field(s) the mapping names: department"
+        )),
+        "{text}"
+    );
+    assert!(text.starts_with("ok         mapping: "), "{text}");
+
+    // With the field there, nothing to report.
+    let complete = Sandbox::start(SandboxConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    complete
+        .add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let settings = deployment.worker_settings(
+        &complete.url(),
+        "config/mapping.toml",
+        vec![deployment.ghl_secret_id.clone()],
+    );
+    let findings = lms_ghl::app::check_config(&settings, &deployment.sdk)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ops::config::problems(&findings),
+        0,
+        "{}",
+        ops::config::describe(&findings)
+    );
+}
