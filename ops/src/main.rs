@@ -123,6 +123,8 @@ enum Batch {
     Run(BatchArgs),
     /// Work out the differences and write nothing.
     Plan(BatchArgs),
+    /// Each job's last run (the daily-batch part of `status`; `TABLE_NAME`, the mapping).
+    Status,
 }
 
 #[derive(Args)]
@@ -206,6 +208,21 @@ fn env_var(name: &str) -> Result<String> {
         .with_context(|| format!("{name} is not set (the functions' environment; see docs/operations.md)"))
 }
 
+/// The status of these queues and of the mapping's batch jobs (`TABLE_NAME`, `MAPPING_FILE`).
+async fn read_status(
+    sdk: &aws_config::SdkConfig,
+    queues: &[(String, String)],
+) -> Result<ops::status::Status> {
+    let json = lms_ghl::aws::AwsJson::new(sdk, lms_ghl::http::client(Duration::from_secs(10))?);
+    let table =
+        lms_ghl::aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), json, env_var("TABLE_NAME")?);
+    let mapping = match std::env::var("MAPPING_FILE") {
+        Ok(path) => lms_ghl::mapping::Mapping::load(std::path::Path::new(&path))?,
+        Err(_) => lms_ghl::mapping::Mapping::bundled()?,
+    };
+    Ok(ops::status::read(&aws_sdk_sqs::Client::new(sdk), queues, &table, &mapping).await?)
+}
+
 fn age(parked: &dlq::Parked) -> String {
     parked.parked_at.map_or_else(
         || "?".to_owned(),
@@ -224,18 +241,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .iter()
                 .filter_map(|v| std::env::var(v).ok().map(|url| ((*v).to_owned(), url)))
                 .collect();
-            let json = lms_ghl::aws::AwsJson::new(&sdk, lms_ghl::http::client(Duration::from_secs(10))?);
-            let table = lms_ghl::aws::DynamoTable::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                json,
-                env_var("TABLE_NAME")?,
-            );
-            let mapping = match std::env::var("MAPPING_FILE") {
-                Ok(path) => lms_ghl::mapping::Mapping::load(std::path::Path::new(&path))?,
-                Err(_) => lms_ghl::mapping::Mapping::bundled()?,
-            };
-            let status =
-                ops::status::read(&aws_sdk_sqs::Client::new(&sdk), &queues, &table, &mapping).await?;
+            let status = read_status(&sdk, &queues).await?;
             print!("{status}");
             return Ok(if status.parked() > 0 {
                 ExitCode::from(3)
@@ -386,10 +392,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
+        Command::Batch(Batch::Status) => {
+            let status = read_status(&sdk, &[]).await?;
+            print!("{}", status.jobs_text());
+        }
         Command::Batch(command) => {
             let (mode, args) = match &command {
                 Batch::Run(args) => (lms_ghl::batch::Mode::Run, args),
                 Batch::Plan(args) => (lms_ghl::batch::Mode::Plan, args),
+                Batch::Status => unreachable!("answered above"),
             };
             let job = match args.job.as_str() {
                 "reconcile" => lms_ghl::batch::JobKind::Reconcile,

@@ -111,6 +111,33 @@ pub async fn read(
     Ok(Status { queues: depths, jobs })
 }
 
+impl Status {
+    /// The daily-batch jobs' part (`batch status`).
+    pub fn jobs_text(&self) -> String {
+        let mut text = String::from("daily-batch jobs (last run):\n");
+        for j in &self.jobs {
+            match &j.last_run {
+                None => text.push_str(&format!("  {:<24} never run\n", j.job)),
+                Some(run) => {
+                    let s = &run.summary;
+                    let state = match s.finished_at {
+                        Some(at) => format!("finished {at}"),
+                        None => format!("running since {}", s.started_at),
+                    };
+                    text.push_str(&format!(
+                        "  {:<24} {state}: {} change(s), {} error(s), {} invocation(s)\n",
+                        j.job,
+                        s.changes_total(),
+                        s.errors.len(),
+                        s.invocations
+                    ));
+                }
+            }
+        }
+        text
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "queues (visible + in flight):")?;
@@ -122,27 +149,6 @@ impl fmt::Display for Status {
             };
             writeln!(f, "  {:<36} {} + {}{flag}", q.variable, q.visible, q.in_flight)?;
         }
-        writeln!(f, "daily-batch jobs (last run):")?;
-        for j in &self.jobs {
-            match &j.last_run {
-                None => writeln!(f, "  {:<24} never run", j.job)?,
-                Some(run) => {
-                    let s = &run.summary;
-                    let state = match s.finished_at {
-                        Some(at) => format!("finished {at}"),
-                        None => format!("running since {}", s.started_at),
-                    };
-                    writeln!(
-                        f,
-                        "  {:<24} {state}: {} change(s), {} error(s), {} invocation(s)",
-                        j.job,
-                        s.changes_total(),
-                        s.errors.len(),
-                        s.invocations
-                    )?;
-                }
-            }
-        }
-        Ok(())
+        f.write_str(&self.jobs_text())
     }
 }

@@ -94,3 +94,56 @@ fn batch_names_a_wrong_job_and_a_missing_setting() {
         text(&unset.stderr)
     );
 }
+
+#[tokio::test]
+async fn batch_status_lists_every_job_of_the_mapping() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .unwrap_or_else(|_| panic!("AWS_ENDPOINT_URL (moto) is not set: run the tests through scripts/test"));
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let table = format!("ops-cli-{}", std::process::id());
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let mapping = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/local/mapping.toml");
+    let out = ops(
+        &["batch", "status"],
+        &[
+            ("TABLE_NAME", &table),
+            ("MAPPING_FILE", mapping),
+            ("AWS_ENDPOINT_URL", &endpoint),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for job in [
+        "poll:academy",
+        "reconcile:academy",
+        "poll:talent",
+        "reconcile:handbook",
+    ] {
+        assert!(stdout.contains(&format!("  {job:<24} never run")), "{stdout}");
+    }
+}
