@@ -5,8 +5,9 @@ use std::fmt;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use lms_ghl::batch::{JobKind, RunState};
+use lms_ghl::http::RateLimits;
 use lms_ghl::mapping::{Mapping, Platform};
-use lms_ghl::ports::Documents;
+use lms_ghl::ports::{Documents, SlotSchedule};
 
 /// The queues' environment variables, as the functions name them.
 pub const QUEUES: &[&str] = &[
@@ -24,6 +25,8 @@ pub enum StatusError {
     Sqs { queue: String, detail: String },
     #[error("reading {job}'s last run: {detail}")]
     Store { job: String, detail: String },
+    #[error("reading location {location_id}'s rate budget: {detail}")]
+    Budget { location_id: String, detail: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,9 +42,19 @@ pub struct JobStatus {
     pub last_run: Option<RunState>,
 }
 
+/// How far one GHL location's requests are booked ahead on the shared rate budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    pub location_id: String,
+    /// Requests already scheduled beyond now (0: the next one goes at once).
+    pub booked_ahead: u64,
+    pub booked_ms: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Status {
     pub queues: Vec<QueueDepth>,
+    pub budgets: Vec<Budget>,
     pub jobs: Vec<JobStatus>,
 }
 
@@ -58,12 +71,13 @@ impl Status {
 
 /// Reads each queue named in `queues` (variable, URL) and each batch job of the mapping's
 /// targets (those with an API to read learners from).
-pub async fn read(
+pub async fn read<T: Documents + SlotSchedule>(
     sqs: &aws_sdk_sqs::Client,
     queues: &[(String, String)],
-    documents: &dyn Documents,
+    table: &T,
     mapping: &Mapping,
 ) -> Result<Status, StatusError> {
+    let documents: &dyn Documents = table;
     let mut depths = Vec::new();
     for (variable, url) in queues {
         let output = sqs
@@ -108,7 +122,44 @@ pub async fn read(
             jobs.push(JobStatus { job, last_run });
         }
     }
-    Ok(Status { queues: depths, jobs })
+    // Every location the mapping names, on GHL's limit (100 requests / 10 s: one slot each 100 ms).
+    let limits = RateLimits::default();
+    let spacing_us = (limits.interval.as_micros() / u128::from(limits.max.max(1))) as i64;
+    let mut locations: Vec<&str> = mapping
+        .targets
+        .values()
+        .map(|t| t.location_id.as_str())
+        .chain(
+            mapping
+                .providers
+                .values()
+                .filter_map(|p| p.location_id.as_deref()),
+        )
+        .collect();
+    locations.sort_unstable();
+    locations.dedup();
+    let now_us = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000) as i64;
+    let mut budgets = Vec::new();
+    for location_id in locations {
+        let next = table
+            .next_free(&lms_ghl::keys::ghl_location_schedule(location_id))
+            .await
+            .map_err(|e| StatusError::Budget {
+                location_id: location_id.to_owned(),
+                detail: e.to_string(),
+            })?;
+        let ahead_us = next.map_or(0, |n| (n - now_us).max(0));
+        budgets.push(Budget {
+            location_id: location_id.to_owned(),
+            booked_ahead: (ahead_us / spacing_us.max(1)) as u64,
+            booked_ms: (ahead_us / 1_000) as u64,
+        });
+    }
+    Ok(Status {
+        queues: depths,
+        budgets,
+        jobs,
+    })
 }
 
 impl Status {
@@ -148,6 +199,17 @@ impl fmt::Display for Status {
                 ""
             };
             writeln!(f, "  {:<36} {} + {}{flag}", q.variable, q.visible, q.in_flight)?;
+        }
+        writeln!(
+            f,
+            "GHL rate budget (shared by every function; 100 requests / 10 s per location):"
+        )?;
+        for b in &self.budgets {
+            writeln!(
+                f,
+                "  {:<24} {} request(s) booked ahead ({} ms)",
+                b.location_id, b.booked_ahead, b.booked_ms
+            )?;
         }
         f.write_str(&self.jobs_text())
     }

@@ -293,6 +293,11 @@ impl SlotSchedule for MemorySlots {
         next.insert(key.to_owned(), start + spacing_us);
         Ok(Some(start))
     }
+
+    async fn next_free(&self, key: &str) -> Result<Option<i64>, PortError> {
+        let next = self.next.lock().map_err(|_| poisoned("slots"))?;
+        Ok(next.get(key).copied())
+    }
 }
 
 /// An LMS account in memory: learners by email, enrollments, memberships, and every call made,

@@ -285,6 +285,10 @@ pub trait SlotSchedule: Send + Sync {
         spacing_us: i64,
         horizon_us: i64,
     ) -> Result<Option<i64>, PortError>;
+
+    /// Where the schedule's next free slot starts (epoch microseconds), `None` for a schedule
+    /// never used: how far ahead its account's requests are booked (`lms-sync-ops status`).
+    async fn next_free(&self, key: &str) -> Result<Option<i64>, PortError>;
 }
 
 /// A named, expiring, exclusive lease (e.g. "only one process refreshes this OAuth token").

@@ -242,10 +242,30 @@ async fn status_shows_queue_depths_parked_messages_and_the_last_batch_runs() {
         ("QUEUE_URL".to_owned(), deployment.queue_url.clone()),
         ("DEAD_LETTER_QUEUE_URL".to_owned(), deployment.dlq_url.clone()),
     ];
+    // Twenty GHL requests booked on the location's shared budget, as busy workers would.
+    let location = integration_tests::LOCATION_ID;
+    let now_us = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000) as i64;
+    for _ in 0..20 {
+        lms_ghl::ports::SlotSchedule::reserve(
+            &table,
+            &lms_ghl::keys::ghl_location_schedule(location),
+            now_us,
+            100_000,
+            10_000_000,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
     let status = ops::status::read(&deployment.sqs, &queues, &table, &mapping)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status.queues[0].visible, 1, "{status}");
+    let budget = status
+        .budgets
+        .iter()
+        .find(|b| b.location_id == location)
+        .unwrap_or_else(|| panic!("no budget line for {location}: {status}"));
+    assert!((15..=20).contains(&budget.booked_ahead), "{status}");
     assert_eq!(status.parked(), 3, "{status}");
     let text = status.to_string();
     assert!(text.contains("<- parked: lms-sync-ops dlq list"), "{text}");

@@ -595,6 +595,19 @@ impl SlotSchedule for DynamoTable {
             Err(e) => Err(PortError::new("rate budget", describe(&e))),
         }
     }
+
+    async fn next_free(&self, key: &str) -> Result<Option<i64>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(&keys::slots(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| PortError::new("rate budget", describe(&e)))?;
+        Ok(output.item().and_then(|item| get_n(item, "next_slot_us")))
+    }
 }
 
 #[async_trait]
