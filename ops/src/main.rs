@@ -63,7 +63,14 @@ enum Command {
     /// Queue and dead-letter depths (every `*QUEUE_URL` variable set) and each daily-batch job's
     /// last run (`TABLE_NAME`, the mapping: `MAPPING_FILE` or the bundled one). Exits 3 when
     /// messages are parked.
-    Status,
+    Status {
+        /// The stack's name: its functions' recent error lines too (`/aws/lambda/<stack>-*`).
+        #[arg(long)]
+        stack: Option<String>,
+        /// How far back to look for errors.
+        #[arg(long, default_value_t = 60)]
+        errors_since_minutes: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -236,13 +243,35 @@ fn age(parked: &dlq::Parked) -> String {
 async fn run(cli: Cli) -> Result<ExitCode> {
     let sdk = lms_ghl::aws::sdk_config().await;
     match cli.command {
-        Command::Status => {
+        Command::Status {
+            stack,
+            errors_since_minutes,
+        } => {
             let queues: Vec<(String, String)> = ops::status::QUEUES
                 .iter()
                 .filter_map(|v| std::env::var(v).ok().map(|url| ((*v).to_owned(), url)))
                 .collect();
             let status = read_status(&sdk, &queues).await?;
             print!("{status}");
+            if let Some(stack) = stack {
+                let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(errors_since_minutes);
+                let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
+                let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+                let errors = ops::status::recent_errors(&logs, &stack, since_ms, 10).await?;
+                println!(
+                    "recent errors (last {errors_since_minutes} min, newest first): {}",
+                    errors.len()
+                );
+                for e in &errors {
+                    println!(
+                        "  {} {}: {} [{}]",
+                        e.at_ms,
+                        e.function,
+                        e.message,
+                        e.correlation_id.as_deref().unwrap_or("-")
+                    );
+                }
+            }
             return Ok(if status.parked() > 0 {
                 ExitCode::from(3)
             } else {

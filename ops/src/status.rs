@@ -25,6 +25,8 @@ pub enum StatusError {
     Sqs { queue: String, detail: String },
     #[error("reading {job}'s last run: {detail}")]
     Store { job: String, detail: String },
+    #[error("reading the functions' logs: {detail}")]
+    Logs { detail: String },
     #[error("reading location {location_id}'s rate budget: {detail}")]
     Budget { location_id: String, detail: String },
 }
@@ -213,4 +215,70 @@ impl fmt::Display for Status {
         }
         f.write_str(&self.jobs_text())
     }
+}
+
+/// One error line a function logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedError {
+    pub function: String,
+    pub at_ms: i64,
+    pub message: String,
+    pub correlation_id: Option<String>,
+}
+
+/// The newest `limit` error lines (`"level":"ERROR"`) the stack's functions logged since
+/// `since_ms`, from their log groups `/aws/lambda/<stack>-<function>`.
+pub async fn recent_errors(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    stack: &str,
+    since_ms: i64,
+    limit: usize,
+) -> Result<Vec<LoggedError>, StatusError> {
+    let failed = |e: String| StatusError::Logs { detail: e };
+    let prefix = format!("/aws/lambda/{stack}-");
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&prefix)
+        .send()
+        .await
+        .map_err(|e| failed(aws_sdk_cloudwatchlogs::error::DisplayErrorContext(e).to_string()))?;
+    let mut found = Vec::new();
+    for group in groups.log_groups() {
+        let Some(name) = group.log_group_name() else {
+            continue;
+        };
+        let events = logs
+            .filter_log_events()
+            .log_group_name(name)
+            .start_time(since_ms)
+            .filter_pattern("ERROR")
+            .send()
+            .await
+            .map_err(|e| failed(aws_sdk_cloudwatchlogs::error::DisplayErrorContext(e).to_string()))?;
+        for event in events.events() {
+            let raw = event.message().unwrap_or_default();
+            // The functions' JSON lines; anything else (the runtime's own) is kept as it is.
+            let line: Option<serde_json::Value> = serde_json::from_str(raw).ok();
+            if line.as_ref().is_some_and(|l| l["level"] != "ERROR") {
+                continue;
+            }
+            let message = line
+                .as_ref()
+                .and_then(|l| l["fields"]["message"].as_str())
+                .unwrap_or(raw)
+                .to_owned();
+            found.push(LoggedError {
+                function: name.trim_start_matches(&prefix).to_owned(),
+                at_ms: event.timestamp().unwrap_or_default(),
+                message,
+                correlation_id: line
+                    .as_ref()
+                    .and_then(|l| l["span"]["correlation_id"].as_str())
+                    .map(str::to_owned),
+            });
+        }
+    }
+    found.sort_by_key(|e| std::cmp::Reverse(e.at_ms));
+    found.truncate(limit);
+    Ok(found)
 }

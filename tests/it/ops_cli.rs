@@ -473,3 +473,79 @@ async fn config_check_names_the_custom_fields_a_location_lacks() {
         ops::config::describe(&findings)
     );
 }
+
+#[tokio::test]
+async fn status_lists_the_stacks_recent_error_lines_newest_first() {
+    let deployment = Deployment::new().await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&deployment.sdk);
+    let stack = format!("ops-{}", uuid::Uuid::new_v4().simple());
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let lines = [
+        (
+            "sync-worker",
+            now_ms - 2_000,
+            r#"{"level":"ERROR","fields":{"message":"permanent failure; parking message on the dead-letter queue"},"span":{"correlation_id":"corr-1","name":"event"}}"#,
+        ),
+        (
+            "sync-worker",
+            now_ms - 1_000,
+            r#"{"level":"INFO","fields":{"message":"ERROR in a learner's name is not an error"}}"#,
+        ),
+        (
+            "learner-created",
+            now_ms - 500,
+            r#"{"level":"ERROR","fields":{"message":"delivery identity reused with different content"},"span":{"correlation_id":"corr-2","name":"delivery"}}"#,
+        ),
+    ];
+    for (function, at, message) in lines {
+        let group = format!("/aws/lambda/{stack}-{function}");
+        let _ = logs.create_log_group().log_group_name(&group).send().await;
+        let _ = logs
+            .create_log_stream()
+            .log_group_name(&group)
+            .log_stream_name("s")
+            .send()
+            .await;
+        logs.put_log_events()
+            .log_group_name(&group)
+            .log_stream_name("s")
+            .log_events(
+                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                    .timestamp(at)
+                    .message(message)
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    let errors = ops::status::recent_errors(&logs, &stack, now_ms - 60_000, 10)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seen: Vec<(&str, &str, Option<&str>)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e.function.as_str(),
+                e.message.as_str(),
+                e.correlation_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "learner-created",
+                "delivery identity reused with different content",
+                Some("corr-2")
+            ),
+            (
+                "sync-worker",
+                "permanent failure; parking message on the dead-letter queue",
+                Some("corr-1")
+            ),
+        ]
+    );
+}
