@@ -105,6 +105,31 @@ pub async fn check_config(
         apis.mapping.targets.len()
     ))];
     findings.extend(custom_field_findings(&apis.mapping, &apis.ghl).await);
+    for (name, target) in &apis.mapping.targets {
+        let Some(account) = apis.lms.get(name) else {
+            continue; // an outbound destination: nothing to look up
+        };
+        let memberships: Vec<_> = target
+            .tag_rules
+            .iter()
+            .filter_map(|r| r.get_ref().membership())
+            .collect();
+        let platform = account.platform();
+        findings.push(
+            match account.missing(&target.default_courses, &memberships).await {
+                Ok(missing) if missing.is_empty() => Finding::Ok(format!(
+                    "target {name} ({platform}) has its {} course(s) and {} membership(s)",
+                    target.default_courses.len(),
+                    memberships.len()
+                )),
+                Ok(missing) => Finding::Problem(format!(
+                    "target {name} ({platform}) has no {}",
+                    missing.join(", no ")
+                )),
+                Err(e) => Finding::Unchecked(format!("target {name}: {e}")),
+            },
+        );
+    }
     Ok(findings)
 }
 

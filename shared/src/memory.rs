@@ -383,6 +383,21 @@ impl crate::lms::LmsAccount for MemoryLms {
         "memory"
     }
 
+    /// Every course and membership exists in memory, unless the test says lookups are unsupported.
+    async fn missing(
+        &self,
+        _courses: &[String],
+        _memberships: &[crate::domain::Membership],
+    ) -> Result<Vec<String>, crate::lms::LmsError> {
+        if self.unsupported.contains(&"missing") {
+            return Err(crate::lms::LmsError::Unsupported {
+                platform: "memory",
+                what: "look up ids",
+            });
+        }
+        Ok(Vec::new())
+    }
+
     fn with_deadline(&self, _deadline: tokio::time::Instant) -> std::sync::Arc<dyn crate::lms::LmsAccount> {
         std::sync::Arc::new(MemoryLms {
             state: self.state.clone(),

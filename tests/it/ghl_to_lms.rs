@@ -466,3 +466,95 @@ async fn every_ghl_webhook_type_makes_the_right_lms_calls() {
         }
     }
 }
+
+/// `lms-sync-ops config check` against the LMS sandbox: a group and a role the accounts do not
+/// have are named; TalentLMS, which has no lookup, is said to be unchecked.
+#[tokio::test]
+async fn config_check_names_the_courses_and_memberships_an_lms_account_lacks() {
+    let deployment = Deployment::new().await;
+    let ghl = Sandbox::start(SandboxConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
+    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let lms = lms_sandbox::Sandbox::start(lms_sandbox::SandboxConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("lms sandbox: {e}"));
+    let suffix = deployment.table.clone();
+    for (name, secret) in [
+        (
+            "academy",
+            format!(r#"{{"apiKey":"{DEFAULT_SKILLJAR_API_KEY}","domain":"{DEFAULT_SKILLJAR_DOMAIN}"}}"#),
+        ),
+        (
+            "talent",
+            format!(r#"{{"domain":"sandbox","apiKey":"{DEFAULT_TALENTLMS_API_KEY}"}}"#),
+        ),
+        (
+            "handbook",
+            format!(r#"{{"email":"{DEFAULT_TRAINUAL_USERNAME}","password":"{DEFAULT_TRAINUAL_PASSWORD}"}}"#),
+        ),
+    ] {
+        deployment.put_secret(&format!("{suffix}/{name}"), &secret).await;
+    }
+    let check = |text: String| {
+        let mapping_file = std::env::temp_dir().join(format!("{suffix}-check-{}.toml", text.len()));
+        std::fs::write(&mapping_file, text).unwrap_or_else(|e| panic!("{e}"));
+        let mut settings = deployment.worker_settings(
+            &ghl.url(),
+            "config/mapping.toml",
+            vec![deployment.ghl_secret_id.clone()],
+        );
+        settings.mapping_file = Some(mapping_file);
+        settings.lms_base_urls = [
+            ("skilljar", lms.base_url(Platform::Skilljar)),
+            ("talentlms", lms.base_url(Platform::TalentLms)),
+            ("trainual", lms.base_url(Platform::Trainual)),
+        ]
+        .into_iter()
+        .collect();
+        settings
+    };
+
+    let good = check(mapping(&suffix));
+    let findings = lms_ghl::app::check_config(&good, &deployment.sdk)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = ops::config::describe(&findings);
+    assert_eq!(ops::config::problems(&findings), 0, "{text}");
+    assert!(
+        text.contains("ok         target academy (skilljar) has its 1 course(s) and 1 membership(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok         target handbook (trainual) has its 0 course(s) and 2 membership(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unchecked  target talent: talentlms cannot look up"),
+        "{text}"
+    );
+
+    let wrong = mapping(&suffix)
+        .replace(&format!("group = \"{SJ_GROUP}\""), "group = \"nosuchgroup1\"")
+        .replace(
+            &format!("default_courses = [\"{SJ_COURSE}\"]"),
+            "default_courses = [\"nosuchcourse\"]",
+        )
+        .replace("role = \"2\"", "role = \"99\"");
+    let findings = lms_ghl::app::check_config(&check(wrong), &deployment.sdk)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = ops::config::describe(&findings);
+    assert_eq!(ops::config::problems(&findings), 2, "{text}");
+    assert!(
+        text.contains(
+            "PROBLEM    target academy (skilljar) has no course nosuchcourse, no group nosuchgroup1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("PROBLEM    target handbook (trainual) has no role 99"),
+        "{text}"
+    );
+}

@@ -189,6 +189,11 @@ pub trait LmsAccount: Send + Sync {
     /// request goes through the client's rate budget and retry policy; the calls a page takes
     /// are in `docs/architecture.md` (one listing, plus one progress read per learner on
     /// Skilljar and TalentLMS).
+    /// The ones among `courses` and `memberships` this account does not have, each named
+    /// (`course 3x5sl8stqd2r`, `group 4ekqyk3w1qp2`), for `lms-sync-ops config check`;
+    /// `Unsupported` where the platform's API has no way to look them up.
+    async fn missing(&self, courses: &[String], memberships: &[Membership]) -> Result<Vec<String>, LmsError>;
+
     async fn learners(&self, query: &LearnerQuery, page: Option<&str>) -> Result<LearnerPage, LmsError>;
 }
 

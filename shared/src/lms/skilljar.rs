@@ -412,6 +412,33 @@ impl LmsAccount for SkilljarClient {
         PLATFORM
     }
 
+    /// A course is `GET /v1/domains/{domain}/published-courses/{id}/enrollments`, a group
+    /// `GET /v1/groups/{id}/users` (one page of one): a 404 is an unknown id.
+    async fn missing(&self, courses: &[String], memberships: &[Membership]) -> Result<Vec<String>, LmsError> {
+        let secret = self.secret().await?;
+        let mut lookups: Vec<(String, Url)> = courses
+            .iter()
+            .map(|c| {
+                let url = self.url(&["domains", &secret.domain, "published-courses", c, "enrollments"]);
+                (format!("course {c}"), url)
+            })
+            .collect();
+        for membership in memberships {
+            let group = group_of(membership, "have anything but groups")?;
+            lookups.push((format!("group {group}"), self.url(&["groups", group, "users"])));
+        }
+        let mut missing = Vec::new();
+        for (what, mut url) in lookups {
+            url.query_pairs_mut().append_pair("page_size", "1");
+            match self.send(Request::get("lookup", url)).await {
+                Ok(_) => {}
+                Err(err) if err.status() == Some(404) => missing.push(what),
+                Err(err) => return Err(err.into_lms(PLATFORM, || what.clone())),
+            }
+        }
+        Ok(missing)
+    }
+
     fn with_deadline(&self, deadline: Instant) -> Arc<dyn LmsAccount> {
         Arc::new(SkilljarClient::with_deadline(self, deadline))
     }

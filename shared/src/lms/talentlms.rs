@@ -425,6 +425,18 @@ impl LmsAccount for TalentLmsClient {
         PLATFORM
     }
 
+    /// The vendored API descriptions have no course or group lookup for TalentLMS.
+    async fn missing(
+        &self,
+        _courses: &[String],
+        _memberships: &[Membership],
+    ) -> Result<Vec<String>, LmsError> {
+        Err(LmsError::Unsupported {
+            platform: PLATFORM,
+            what: "look up a course, group or branch by id",
+        })
+    }
+
     fn with_deadline(&self, deadline: Instant) -> Arc<dyn LmsAccount> {
         Arc::new(TalentLmsClient::with_deadline(self, deadline))
     }

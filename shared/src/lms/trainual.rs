@@ -232,6 +232,45 @@ impl LmsAccount for TrainualClient {
         PLATFORM
     }
 
+    /// Subjects (the target's courses too) from `GET /subjects`, roles from `GET /roles`: one
+    /// listing each, ids compared here.
+    async fn missing(&self, courses: &[String], memberships: &[Membership]) -> Result<Vec<String>, LmsError> {
+        let mut wanted: Vec<(&str, &str)> = courses.iter().map(|c| ("subject", c.as_str())).collect();
+        for membership in memberships {
+            match membership {
+                Membership::Subject(id) => wanted.push(("subject", id)),
+                Membership::Role(id) => wanted.push(("role", id)),
+                _ => {
+                    return Err(LmsError::Unsupported {
+                        platform: PLATFORM,
+                        what: "have groups or branches (only roles and subjects)",
+                    });
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        for (kind, listing) in [("subject", "subjects"), ("role", "roles")] {
+            if !wanted.iter().any(|(k, _)| *k == kind) {
+                continue;
+            }
+            let answer = self
+                .send(Request::get("lookup", self.url(&[listing])))
+                .await
+                .map_err(|e| e.into_lms(PLATFORM, || listing.to_owned()))?;
+            let ids: Vec<String> = read::items(answer.json(PLATFORM, "lookup")?, &[listing, "data"])
+                .iter()
+                .filter_map(|item| text(item, "id"))
+                .collect();
+            missing.extend(
+                wanted
+                    .iter()
+                    .filter(|(k, id)| *k == kind && !ids.iter().any(|have| have == id))
+                    .map(|(k, id)| format!("{k} {id}")),
+            );
+        }
+        Ok(missing)
+    }
+
     fn with_deadline(&self, deadline: Instant) -> Arc<dyn LmsAccount> {
         Arc::new(TrainualClient::with_deadline(self, deadline))
     }
