@@ -64,6 +64,8 @@ async fn dead_letter_reason(deployment: &Deployment, body: &str) -> String {
 #[tokio::test]
 async fn a_record_held_by_a_live_claim_waits_off_the_queue_until_the_claim_runs_out() {
     let (deployment, event) = queued_enrollment().await;
+    // Built first: the claim's 6 s must not be spent on the worker's cold start (slow under load).
+    let worker = deployment.worker("http://127.0.0.1:9").await;
     let body = event.records[0].body.clone().unwrap_or_default();
     let envelope = lms_ghl::contract::decode(&body).unwrap_or_else(|e| panic!("{e}"));
     let claims = Idempotency::new(std::sync::Arc::new(deployment.table()), Duration::from_secs(3600));
@@ -81,7 +83,6 @@ async fn a_record_held_by_a_live_claim_waits_off_the_queue_until_the_claim_runs_
             .contains("in progress")
     );
 
-    let worker = deployment.worker("http://127.0.0.1:9").await;
     let response = handle_batch(&worker, event, None).await;
     assert_eq!(response.batch_item_failures.len(), 1, "left for redelivery");
     // The queue's visibility timeout is 30 s; the hold brought the message back after the claim's
