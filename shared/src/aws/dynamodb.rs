@@ -114,6 +114,9 @@ impl IdempotencyStore for DynamoTable {
         now: OffsetDateTime,
     ) -> Result<PutOutcome, PortError> {
         let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        // This put's own mark: when its answer is lost and the retry meets the claim it made,
+        // the claim is recognised as this caller's (not another invocation's, to wait for).
+        let attempt = uuid::Uuid::new_v4().simple().to_string();
         let request = json!({
             "TableName": self.table,
             "Item": {
@@ -122,6 +125,7 @@ impl IdempotencyStore for DynamoTable {
                 "expiration": json_n(record.expiration),
                 "in_progress_expiration": json_n(record.in_progress_expiration_ms),
                 "validation": json_s(&record.payload_hash),
+                "claim_attempt": json_s(&attempt),
             },
             // Same rule as `idempotency::record_is_live`, evaluated atomically by DynamoDB.
             "ConditionExpression":
@@ -142,6 +146,11 @@ impl IdempotencyStore for DynamoTable {
             .await
         {
             Ok(_) => Ok(PutOutcome::Written),
+            Err(AwsJsonError::Service { code, body, .. })
+                if code == CONDITION_FAILED && body["Item"]["claim_attempt"]["S"] == attempt.as_str() =>
+            {
+                Ok(PutOutcome::Written)
+            }
             Err(AwsJsonError::Service { code, body, .. }) if code == CONDITION_FAILED => {
                 record_from_item(&item_from_json(&body["Item"]))
                     .map(PutOutcome::Held)
@@ -662,5 +671,116 @@ impl Lease for DynamoTable {
             }
             Err(e) => Err(PortError::new("lease", describe(&e))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use serde_json::Value;
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+    use super::*;
+    use crate::http::RetryPolicy;
+
+    /// The first put is carried out but its answer is lost (a 500 here); the retry meets the
+    /// claim it made, as DynamoDB answers a repeated conditional put: the item, condition failed.
+    struct LostThenHeld(std::sync::Mutex<u32>);
+
+    impl Respond for LostThenHeld {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            let mut calls = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *calls += 1;
+            if *calls == 1 {
+                return ResponseTemplate::new(500).set_body_json(json!({"__type": "InternalServerError"}));
+            }
+            let sent: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            ResponseTemplate::new(400).set_body_json(json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                "message": "The conditional request failed",
+                "Item": sent["Item"],
+            }))
+        }
+    }
+
+    async fn table(server: &MockServer) -> DynamoTable {
+        let sdk = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(server.uri())
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "a", "b", None, None, "t",
+            )))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let http = crate::http::client(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+        let json = AwsJson::new(&sdk, http).with_retry(RetryPolicy {
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        });
+        DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), json, "t")
+    }
+
+    fn record() -> IdempotencyRecord {
+        IdempotencyRecord {
+            key: "event#e-1".into(),
+            status: RecordStatus::InProgress,
+            expiration: 2_000_000_000,
+            in_progress_expiration_ms: 1_900_000_000_000,
+            payload_hash: "sha256:x".into(),
+            data: None,
+            last_error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_answer_was_lost_is_this_callers_not_anothers() {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::header(
+            "x-amz-target",
+            "DynamoDB_20120810.PutItem",
+        ))
+        .respond_with(LostThenHeld(std::sync::Mutex::new(0)))
+        .expect(2)
+        .mount(&server)
+        .await;
+        let outcome = table(&server)
+            .await
+            .put_if_claimable(&record(), OffsetDateTime::now_utc())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outcome, PutOutcome::Written);
+    }
+
+    #[tokio::test]
+    async fn another_callers_live_claim_is_held() {
+        let server = MockServer::start().await;
+        let mut theirs = serde_json::json!({
+            "pk": {"S": "event#e-1"}, "status": {"S": "INPROGRESS"}, "expiration": {"N": "2000000000"},
+            "in_progress_expiration": {"N": "1900000000000"}, "validation": {"S": "sha256:x"},
+            "claim_attempt": {"S": "someone-else"}
+        });
+        theirs["status"]["S"] = Value::from(RecordStatus::InProgress.as_str());
+        Mock::given(wiremock::matchers::header(
+            "x-amz-target",
+            "DynamoDB_20120810.PutItem",
+        ))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            "Item": theirs,
+        })))
+        .mount(&server)
+        .await;
+        let outcome = table(&server)
+            .await
+            .put_if_claimable(&record(), OffsetDateTime::now_utc())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(&outcome, PutOutcome::Held(held) if held.in_progress_expiration_ms == 1_900_000_000_000),
+            "{outcome:?}"
+        );
     }
 }
