@@ -99,6 +99,18 @@ async fn an_events_logs_carry_its_correlation_id_and_its_metrics_come_out_as_emf
         "learner": {"id": "obs-1", "email": "grace.hopper@example.com", "first_name": "Grace", "last_name": "Hopper"}
     })
     .to_string();
+    // A delivery whose signature does not match: refused, counted by reason.
+    let tampered = api_request(
+        "/learner-created/generic",
+        &[
+            ("content-type", "application/json"),
+            ("x-webhook-signature", &sign_now("{}")),
+            ("x-correlation-id", "corr-tampered"),
+        ],
+        &body,
+    );
+    let (status, _) = response_json(lms_ghl::lambda::serve_ingest(&deployment.ingest(), tampered).await);
+    assert_eq!(status, 401);
     let correlation_id = "corr-observability-1";
     let request = api_request(
         "/learner-created/generic",
@@ -143,9 +155,20 @@ async fn an_events_logs_carry_its_correlation_id_and_its_metrics_come_out_as_emf
         .filter(|l| l["fields"]["message"] == "GHL call")
         .count();
     assert!(ghl_calls >= 1, "no GHL call logged inside the event: {log_text}");
+    // Each line names its own delivery: ours, or the refused one's.
     for line in &in_event {
-        assert_eq!(line["span"]["correlation_id"], correlation_id, "{line}");
+        let id = line["span"]["correlation_id"].as_str().unwrap_or_default();
+        assert!(id == correlation_id || id == "corr-tampered", "{line}");
+        if line["fields"]["message"] == "GHL call" {
+            assert_eq!(id, correlation_id, "{line}");
+        }
     }
+    assert!(
+        in_event
+            .iter()
+            .any(|l| l["span"]["correlation_id"] == "corr-tampered" && l["fields"]["error"] == "unauthorized"),
+        "the refused delivery's line: {log_text}"
+    );
     assert!(
         in_event.iter().any(|l| l["span"]["name"] == "delivery"),
         "the ingest's lines: {log_text}"
@@ -164,6 +187,7 @@ async fn an_events_logs_carry_its_correlation_id_and_its_metrics_come_out_as_emf
     for (name, dimension) in [
         ("EventsAccepted", None),
         ("EventsAccepted", Some(("Trigger", "learner-created/generic"))),
+        ("EventsRejected", Some(("Reason", "unauthorized"))),
         ("EventsSynced", Some(("EventType", "LearnerCreated"))),
         ("GhlCalls", Some(("Location", DEFAULT_LOCATION_ID))),
         ("GhlResponses", Some(("Endpoint", "POST /contacts/upsert"))),

@@ -122,6 +122,7 @@ impl IngestService {
                 Ok(route) => route,
                 Err(err) => {
                     metric::count(metric::EVENTS_REJECTED, Some(("Trigger", self.trigger.name())));
+                    metric::count_by(metric::EVENTS_REJECTED, &[("Reason", err.code().to_owned())]);
                     return err.into_response(RetryAnswer::default());
                 }
             };
@@ -145,6 +146,7 @@ impl IngestService {
                     // A delivery we could not take now is the sender's to retry, not a rejection.
                     if !err.means_retry() {
                         metric::count(metric::EVENTS_REJECTED, Some(("Trigger", &trigger)));
+                        metric::count_by(metric::EVENTS_REJECTED, &[("Reason", err.code().to_owned())]);
                     }
                     err.into_response(route.retry)
                 }
