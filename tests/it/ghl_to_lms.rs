@@ -74,6 +74,55 @@ role = "2"
     )
 }
 
+/// The LMS sandbox, and each of the mapping's three LMS accounts' secret on the deployment
+/// (`<suffix>/<target>`); the suffix is returned for the mapping's `secret_id`s.
+async fn lms_accounts(deployment: &Deployment) -> (lms_sandbox::Sandbox, String) {
+    let lms = lms_sandbox::Sandbox::start(lms_sandbox::SandboxConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("lms sandbox: {e}"));
+    let suffix = deployment.table.clone();
+    for (name, secret) in [
+        (
+            "academy",
+            format!(r#"{{"apiKey":"{DEFAULT_SKILLJAR_API_KEY}","domain":"{DEFAULT_SKILLJAR_DOMAIN}"}}"#),
+        ),
+        (
+            "talent",
+            format!(r#"{{"domain":"sandbox","apiKey":"{DEFAULT_TALENTLMS_API_KEY}"}}"#),
+        ),
+        (
+            "handbook",
+            format!(r#"{{"email":"{DEFAULT_TRAINUAL_USERNAME}","password":"{DEFAULT_TRAINUAL_PASSWORD}"}}"#),
+        ),
+    ] {
+        deployment.put_secret(&format!("{suffix}/{name}"), &secret).await;
+    }
+    (lms, suffix)
+}
+
+/// The worker's settings with `mapping_file` and the LMS sandbox's base URLs.
+fn lms_settings(
+    deployment: &Deployment,
+    ghl: &Sandbox,
+    lms: &lms_sandbox::Sandbox,
+    mapping_file: std::path::PathBuf,
+) -> lms_ghl::config::WorkerSettings {
+    let mut settings = deployment.worker_settings(
+        &ghl.url(),
+        "config/mapping.toml",
+        vec![deployment.ghl_secret_id.clone()],
+    );
+    settings.mapping_file = Some(mapping_file);
+    settings.lms_base_urls = [
+        ("skilljar", lms.base_url(Platform::Skilljar)),
+        ("talentlms", lms.base_url(Platform::TalentLms)),
+        ("trainual", lms.base_url(Platform::Trainual)),
+    ]
+    .into_iter()
+    .collect();
+    settings
+}
+
 async fn chain() -> Chain {
     chain_with("").await
 }
@@ -95,27 +144,7 @@ async fn chain_with(extra_targets: &str) -> Chain {
     .unwrap_or_else(|e| panic!("sandbox: {e}"));
     ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
         .unwrap_or_else(|e| panic!("{e}"));
-    let lms = lms_sandbox::Sandbox::start(lms_sandbox::SandboxConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("lms sandbox: {e}"));
-
-    let suffix = deployment.table.clone();
-    for (name, secret) in [
-        (
-            "academy",
-            format!(r#"{{"apiKey":"{DEFAULT_SKILLJAR_API_KEY}","domain":"{DEFAULT_SKILLJAR_DOMAIN}"}}"#),
-        ),
-        (
-            "talent",
-            format!(r#"{{"domain":"sandbox","apiKey":"{DEFAULT_TALENTLMS_API_KEY}"}}"#),
-        ),
-        (
-            "handbook",
-            format!(r#"{{"email":"{DEFAULT_TRAINUAL_USERNAME}","password":"{DEFAULT_TRAINUAL_PASSWORD}"}}"#),
-        ),
-    ] {
-        deployment.put_secret(&format!("{suffix}/{name}"), &secret).await;
-    }
+    let (lms, suffix) = lms_accounts(&deployment).await;
     let mapping_file = std::env::temp_dir().join(format!("{suffix}-mapping.toml"));
     let text = format!(
         "{}{}",
@@ -123,19 +152,7 @@ async fn chain_with(extra_targets: &str) -> Chain {
         extra_targets.replace("{suffix}", &suffix)
     );
     std::fs::write(&mapping_file, text).unwrap_or_else(|e| panic!("{e}"));
-    let mut settings = deployment.worker_settings(
-        &ghl.url(),
-        "config/mapping.toml",
-        vec![deployment.ghl_secret_id.clone()],
-    );
-    settings.mapping_file = Some(mapping_file.clone());
-    settings.lms_base_urls = [
-        ("skilljar", lms.base_url(Platform::Skilljar)),
-        ("talentlms", lms.base_url(Platform::TalentLms)),
-        ("trainual", lms.base_url(Platform::Trainual)),
-    ]
-    .into_iter()
-    .collect();
+    let settings = lms_settings(&deployment, &ghl, &lms, mapping_file.clone());
     let worker = deployment.worker_with_settings(settings).await;
     let client = integration_tests::client_with_token(&ghl.url(), DEFAULT_PIT);
     Chain {
@@ -472,48 +489,12 @@ async fn every_ghl_webhook_type_makes_the_right_lms_calls() {
 #[tokio::test]
 async fn config_check_names_the_courses_and_memberships_an_lms_account_lacks() {
     let deployment = Deployment::new().await;
-    let ghl = Sandbox::start(SandboxConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("sandbox: {e}"));
-    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let lms = lms_sandbox::Sandbox::start(lms_sandbox::SandboxConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("lms sandbox: {e}"));
-    let suffix = deployment.table.clone();
-    for (name, secret) in [
-        (
-            "academy",
-            format!(r#"{{"apiKey":"{DEFAULT_SKILLJAR_API_KEY}","domain":"{DEFAULT_SKILLJAR_DOMAIN}"}}"#),
-        ),
-        (
-            "talent",
-            format!(r#"{{"domain":"sandbox","apiKey":"{DEFAULT_TALENTLMS_API_KEY}"}}"#),
-        ),
-        (
-            "handbook",
-            format!(r#"{{"email":"{DEFAULT_TRAINUAL_USERNAME}","password":"{DEFAULT_TRAINUAL_PASSWORD}"}}"#),
-        ),
-    ] {
-        deployment.put_secret(&format!("{suffix}/{name}"), &secret).await;
-    }
+    let ghl = deployment.ghl_sandbox(SandboxConfig::default()).await;
+    let (lms, suffix) = lms_accounts(&deployment).await;
     let check = |text: String| {
         let mapping_file = std::env::temp_dir().join(format!("{suffix}-check-{}.toml", text.len()));
         std::fs::write(&mapping_file, text).unwrap_or_else(|e| panic!("{e}"));
-        let mut settings = deployment.worker_settings(
-            &ghl.url(),
-            "config/mapping.toml",
-            vec![deployment.ghl_secret_id.clone()],
-        );
-        settings.mapping_file = Some(mapping_file);
-        settings.lms_base_urls = [
-            ("skilljar", lms.base_url(Platform::Skilljar)),
-            ("talentlms", lms.base_url(Platform::TalentLms)),
-            ("trainual", lms.base_url(Platform::Trainual)),
-        ]
-        .into_iter()
-        .collect();
-        settings
+        lms_settings(&deployment, &ghl, &lms, mapping_file)
     };
 
     let good = check(mapping(&suffix));

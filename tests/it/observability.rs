@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ghl_sandbox::{DEFAULT_LOCATION_ID, Sandbox, SandboxConfig};
+use ghl_sandbox::{DEFAULT_LOCATION_ID, SandboxConfig};
 use integration_tests::{Deployment, api_request, response_json, sign_now, sync_all};
 use serde_json::Value;
 
@@ -68,11 +68,7 @@ fn metrics_in(docs: &[Value]) -> Vec<(String, Vec<(String, String)>)> {
 #[tokio::test]
 async fn an_events_logs_carry_its_correlation_id_and_its_metrics_come_out_as_emf_without_secrets() {
     let deployment = Deployment::new().await;
-    let ghl = Sandbox::start(SandboxConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("sandbox: {e}"));
-    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ghl = deployment.ghl_sandbox(SandboxConfig::default()).await;
     let metrics = lms_ghl::telemetry::metrics().unwrap_or_else(|e| panic!("{e}"));
     // What other tests of this process recorded is not this test's.
     metrics.flush(std::io::sink()).unwrap_or_else(|e| panic!("{e}"));

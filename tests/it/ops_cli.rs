@@ -56,11 +56,7 @@ async fn park_three(deployment: &Deployment) {
 #[tokio::test]
 async fn parked_messages_are_listed_with_reasons_and_a_redrive_applies_the_chosen_ones_once() {
     let deployment = Deployment::new().await;
-    let ghl = Sandbox::start(SandboxConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("sandbox: {e}"));
-    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ghl = deployment.ghl_sandbox(SandboxConfig::default()).await;
     park_three(&deployment).await;
 
     let listed = dlq::list(&deployment.sqs, &deployment.dlq_url)
@@ -428,11 +424,7 @@ async fn config_check_names_the_custom_fields_a_location_lacks() {
     config.locations[0]
         .custom_fields
         .retain(|f| f.key != "department");
-    let ghl = Sandbox::start(config)
-        .await
-        .unwrap_or_else(|e| panic!("sandbox: {e}"));
-    ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ghl = deployment.ghl_sandbox(config).await;
     let settings = deployment.worker_settings(
         &ghl.url(),
         "config/mapping.toml",
@@ -452,12 +444,7 @@ async fn config_check_names_the_custom_fields_a_location_lacks() {
     assert!(text.starts_with("ok         mapping: "), "{text}");
 
     // With the field there, nothing to report.
-    let complete = Sandbox::start(SandboxConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("sandbox: {e}"));
-    complete
-        .add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let complete = deployment.ghl_sandbox(SandboxConfig::default()).await;
     let settings = deployment.worker_settings(
         &complete.url(),
         "config/mapping.toml",

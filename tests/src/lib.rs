@@ -326,6 +326,16 @@ impl Deployment {
         id
     }
 
+    /// A GHL sandbox that takes this deployment's Private Integration Token for the default location.
+    pub async fn ghl_sandbox(&self, config: ghl_sandbox::SandboxConfig) -> ghl_sandbox::Sandbox {
+        let ghl = ghl_sandbox::Sandbox::start(config)
+            .await
+            .unwrap_or_else(|e| panic!("sandbox: {e}"));
+        ghl.add_private_token(ghl_sandbox::DEFAULT_LOCATION_ID, &self.ghl_token)
+            .unwrap_or_else(|e| panic!("{e}"));
+        ghl
+    }
+
     pub fn table(&self) -> DynamoTable {
         DynamoTable::new(self.dynamodb.clone(), self.json(), &self.table)
     }
