@@ -46,6 +46,9 @@ enum Command {
     /// Skilljar's webhook subscriptions for this deployment's endpoints.
     #[command(subcommand)]
     Skilljar(Skilljar),
+    /// The GHL custom object learning records are kept in (`[learning_records]` in the mapping).
+    #[command(subcommand)]
+    Schema(Schema),
     /// Post event samples (events/<function>/*.json) or captured webhook bodies to an endpoint,
     /// with the credentials each route needs from the deployment's webhook secret
     /// (`WEBHOOK_SECRET_ID`); fails unless every answer is a 2xx.
@@ -122,6 +125,17 @@ enum Config {
     /// With the sync-worker's settings (`GHL_SECRET_ID`, `MAPPING_FILE` or the bundled mapping,
     /// `TABLE_NAME`, …).
     Check,
+}
+
+#[derive(Subcommand)]
+enum Schema {
+    /// Create what each location (`GHL_SECRET_ID`) lacks: the object, its fields, the search on
+    /// its unique key, the association to contacts. Running it again changes nothing.
+    Install {
+        /// Only list what would be created.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -419,6 +433,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     "{} problem(s) in the configuration",
                     ops::config::problems(&findings)
                 );
+            }
+        }
+        Command::Schema(Schema::Install { dry_run }) => {
+            let settings = lms_ghl::config::WorkerSettings::from_env(&lms_ghl::config::Env::process())?;
+            let done = lms_ghl::app::install_learning_records(&settings, &sdk, dry_run).await?;
+            if done.is_empty() {
+                anyhow::bail!("the mapping has no [learning_records] section: nothing to install");
+            }
+            let mut failed = 0;
+            for (location_id, result) in &done {
+                match result {
+                    Ok(steps) if steps.is_empty() => println!("{location_id}: installed, nothing to do"),
+                    Ok(steps) => {
+                        for step in steps {
+                            let verb = if dry_run { "would" } else { "did" };
+                            println!("{location_id}: {verb} {step}");
+                        }
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        println!("{location_id}: FAILED {e}");
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} location(s) could not be installed");
             }
         }
         Command::Batch(Batch::Status) => {

@@ -91,6 +91,62 @@ async fn custom_field_findings(mapping: &Mapping, ghl: &GhlClients) -> Vec<Findi
     findings
 }
 
+/// Whether each location can take the learning records the mapping asks for. A location that
+/// cannot is a finding, not a failure: the worker keeps syncing everything else there.
+async fn learning_record_findings(mapping: &Mapping, ghl: &GhlClients) -> Vec<Finding> {
+    let Some(records) = &mapping.learning_records else {
+        return vec![Finding::Ok(
+            "learning records: off (no [learning_records] in the mapping)".into(),
+        )];
+    };
+    let object = records.object();
+    let mut findings = Vec::new();
+    for (location_id, client) in ghl.locations() {
+        findings.push(match client.enrollment_readiness(&object).await {
+            Ok(crate::ghl::enrollments::Readiness::Ready { .. }) => Finding::Ok(format!(
+                "location {location_id} has custom object {} with its {} field(s), linked to contacts",
+                object.key,
+                object.fields.len() + 1
+            )),
+            Ok(crate::ghl::enrollments::Readiness::Off(why)) => {
+                Finding::Problem(format!("location {location_id}: learning records off: {why}"))
+            }
+            Err(e) => Finding::Unchecked(format!(
+                "location {location_id}: custom objects not readable: {e}"
+            )),
+        });
+    }
+    findings
+}
+
+/// Installs (or with `dry_run`, lists) what each location lacks of the mapping's learning-record
+/// object: the `schema install` command.
+pub async fn install_learning_records(
+    settings: &WorkerSettings,
+    sdk: &aws_config::SdkConfig,
+    dry_run: bool,
+) -> Result<
+    Vec<(
+        String,
+        Result<Vec<crate::ghl::enrollments::InstallStep>, GhlError>,
+    )>,
+    StartupError,
+> {
+    let apis = apis(settings, sdk, None).await?;
+    let object = match &apis.mapping.learning_records {
+        Some(records) => records.object(),
+        None => return Ok(Vec::new()),
+    };
+    let mut done = Vec::new();
+    for (location_id, client) in apis.ghl.locations() {
+        done.push((
+            location_id.to_owned(),
+            client.install_enrollment_object(&object, dry_run).await,
+        ));
+    }
+    Ok(done)
+}
+
 /// The worker's configuration checked as its cold start does (the mapping, a secret for every
 /// location it names, every LMS target's client) and then against GHL (each location's custom
 /// fields); a configuration that would stop the worker is an error, the rest findings.
@@ -105,6 +161,7 @@ pub async fn check_config(
         apis.mapping.targets.len()
     ))];
     findings.extend(custom_field_findings(&apis.mapping, &apis.ghl).await);
+    findings.extend(learning_record_findings(&apis.mapping, &apis.ghl).await);
     for (name, target) in &apis.mapping.targets {
         let Some(account) = apis.lms.get(name) else {
             continue; // an outbound destination: nothing to look up
@@ -284,12 +341,13 @@ pub async fn sync_worker(
         apis.ghl,
         apis.table.clone(),
         Arc::new(apis.mapping),
-        Idempotency::new(apis.table, settings.common.idempotency_ttl),
+        Idempotency::new(apis.table.clone(), settings.common.idempotency_ttl),
         Arc::new(SqsQueue::new(apis.json, &settings.dead_letter_queue_url)),
         Arc::new(SystemClock),
     )
     .with_lms_accounts(apis.lms)
     .with_destinations(apis.outbound)
+    .with_documents(apis.table)
     .with_redelivery(Arc::new(SqsRedelivery::new(aws_sdk_sqs::Client::new(sdk))))
     .with_deadline_fallback(settings.deadline_fallback))
 }

@@ -71,6 +71,18 @@ pub fn mirror(target: &str, contact_id: &str) -> String {
     format!("mirror#{}#{}", part(target), part(contact_id))
 }
 
+/// What the sync keeps about one learning record (`worker::learning_records`): per location,
+/// because each location has its own record.
+pub fn learning_record(location_id: &str, enrollment: &crate::learning::EnrollmentId) -> String {
+    format!(
+        "record#{}#{}#{}#{}",
+        part(location_id),
+        enrollment.source,
+        part(&enrollment.lms_user_id),
+        part(&enrollment.course_id)
+    )
+}
+
 /// A named lease (e.g. "only one process refreshes this OAuth token").
 pub fn lease(name: &str) -> String {
     format!("lease#{name}")

@@ -4,6 +4,7 @@
 //! - [`ingest`]: webhook verification, normalisation per provider, dedupe, enqueue.
 //! - [`contract`]: the versioned queue message between ingest and the worker.
 //! - [`keys`]: every key the store holds.
+//! - [`learning`]: learning records (one learner's enrollment in one course), merged in any order.
 //! - [`worker`]: queued events → GHL calls, exactly once.
 //! - [`ghl`]: the GoHighLevel API v2 client; [`lms`]: the LMS clients beside it; [`http`]: the
 //!   client setup, retry policy and rate budget they share.
@@ -23,6 +24,7 @@ pub mod ingest;
 mod json_error;
 pub mod keys;
 pub mod lambda;
+pub mod learning;
 pub mod lms;
 pub mod mapping;
 pub mod memory;

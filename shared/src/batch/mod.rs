@@ -387,6 +387,8 @@ impl BatchRunner {
             .with_deadline(deadline);
         let lms = self.lms.with_deadline(deadline);
         let outbound = Destinations::default();
+        let run = crate::domain::EventId::from_idempotency_key(&state.run_id);
+        let now_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
         let cx = Context {
             ghl: &ghl,
             entities: self.entities.as_ref(),
@@ -394,6 +396,13 @@ impl BatchRunner {
             lms: &lms,
             outbound: &outbound,
             listed: Default::default(),
+            // A page reads and queues; the records are kept by the worker that applies its changes.
+            documents: None,
+            attempt: crate::worker::Attempt {
+                event_id: &run,
+                now_ms,
+                until_ms: now_ms,
+            },
         };
         match &state.phase {
             Phase::GhlContacts { search_after } => {

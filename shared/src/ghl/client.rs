@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::custom_fields::CustomFieldCache;
+use super::enrollments::ReadinessCache;
 use super::error::GhlError;
 use super::rate::{RateBudget, RateHeaders};
 use super::retry::{Idempotence, RetryPolicy};
@@ -77,6 +78,7 @@ struct Inner {
     budget: Arc<dyn RateBudget>,
     retry: RetryPolicy,
     custom_fields: CustomFieldCache,
+    readiness: ReadinessCache,
 }
 
 /// One API request, described once so that retries repeat it exactly.
@@ -145,6 +147,7 @@ impl GhlClient {
                 budget,
                 retry: config.retry.clone(),
                 custom_fields: CustomFieldCache::default(),
+                readiness: ReadinessCache::default(),
             }),
             deadline: None,
         })
@@ -165,6 +168,10 @@ impl GhlClient {
 
     pub(crate) fn custom_field_cache(&self) -> &CustomFieldCache {
         &self.inner.custom_fields
+    }
+
+    pub(crate) fn readiness_cache(&self) -> &ReadinessCache {
+        &self.inner.readiness
     }
 
     pub(crate) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, GhlError> {

@@ -10,8 +10,8 @@ mod validate;
 use std::path::Path;
 
 pub use model::{
-    ContactRules, KindMatch, LearnerCreatedRules, Mapping, MilestoneRule, NoteAddedRules, NoteTemplate,
-    ProviderRules, TagRule, TaskTemplate,
+    ContactRules, KindMatch, LearnerCreatedRules, LearningRecords, Mapping, MilestoneRule, NoteAddedRules,
+    NoteTemplate, ProviderRules, TagRule, TaskTemplate,
 };
 pub use targets::{OnDelete, Platform, Qualify, ReconcileFilter, TagGrant, Target};
 pub use template::{Placeholder, Template};

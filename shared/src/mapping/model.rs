@@ -34,6 +34,58 @@ pub struct Mapping {
     /// GHL → LMS: the LMS accounts each location feeds, by a name of the operator's choosing.
     #[serde(default)]
     pub targets: BTreeMap<String, Target>,
+    /// Each enrollment kept as a GHL custom-object record on the contact (off when absent).
+    #[serde(default)]
+    pub learning_records: Option<LearningRecords>,
+}
+
+/// `[learning_records]`: which senders' enrollments become records, in which object, filling
+/// which fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearningRecords {
+    /// The custom object's key, with or without GHL's `custom_objects.` prefix.
+    #[serde(default = "default_object_key")]
+    pub object_key: Spanned<String>,
+    /// Provider slugs whose enrollments are kept; every provider when empty.
+    #[serde(default)]
+    pub providers: Vec<Spanned<String>>,
+    /// Field names to fill (`status`, `score`, …); all of them when empty.
+    #[serde(default)]
+    pub fields: Vec<Spanned<String>>,
+    /// Progress inside a course (lessons, quizzes) reaches GHL at most once per this many
+    /// seconds per record; status changes always go at once.
+    #[serde(default = "default_debounce")]
+    pub debounce_seconds: u64,
+}
+
+fn default_object_key() -> Spanned<String> {
+    Spanned::new(0..0, "custom_objects.course_enrollments".to_owned())
+}
+
+fn default_debounce() -> u64 {
+    300
+}
+
+impl LearningRecords {
+    /// Whether `source`'s enrollments are kept.
+    pub fn keeps(&self, source: &SourcePlatform) -> bool {
+        self.providers.is_empty() || self.providers.iter().any(|p| p.get_ref() == source.as_str())
+    }
+
+    /// The object with the fields to fill (validated: every name is known).
+    pub fn object(&self) -> crate::ghl::enrollments::EnrollmentObject {
+        use crate::learning::RecordField;
+        let fields: Vec<RecordField> = if self.fields.is_empty() {
+            RecordField::ALL.to_vec()
+        } else {
+            self.fields
+                .iter()
+                .filter_map(|f| RecordField::parse(f.get_ref()))
+                .collect()
+        };
+        crate::ghl::enrollments::EnrollmentObject::new(self.object_key.get_ref(), fields)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

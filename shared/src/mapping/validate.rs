@@ -87,8 +87,53 @@ impl Mapping {
         for (name, target) in &self.targets {
             target.validate(name, at)?;
         }
+        if let Some(records) = &self.learning_records {
+            validate_records(records, at)?;
+        }
         Ok(())
     }
+}
+
+fn validate_records(
+    records: &super::LearningRecords,
+    at: impl Fn(std::ops::Range<usize>) -> usize,
+) -> Result<(), String> {
+    use crate::learning::RecordField;
+    let key = records.object_key.get_ref();
+    let short = key
+        .strip_prefix(crate::ghl::enrollments::OBJECT_PREFIX)
+        .unwrap_or(key);
+    let lower_snake = !short.is_empty()
+        && short
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !lower_snake {
+        return Err(format!(
+            "line {}: learning_records.object_key {key:?} must be lowercase letters, digits and '_' (after custom_objects.)",
+            at(records.object_key.span())
+        ));
+    }
+    for field in &records.fields {
+        if RecordField::parse(field.get_ref()).is_none() {
+            let known: Vec<&str> = RecordField::ALL.iter().map(|f| f.name()).collect();
+            return Err(format!(
+                "line {}: unknown learning record field {:?}; known: {}",
+                at(field.span()),
+                field.get_ref(),
+                known.join(", ")
+            ));
+        }
+    }
+    for provider in &records.providers {
+        if crate::domain::SourcePlatform::try_from(provider.get_ref().clone()).is_err() {
+            return Err(format!(
+                "line {}: learning_records.providers: {:?} is not a provider slug",
+                at(provider.span()),
+                provider.get_ref()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -119,6 +164,18 @@ mod tests {
                 "line 2: unknown placeholder {learner.nickname}",
             ),
             ("[[milestones]]\nkind = \"module\"\n", "line 2"),
+            (
+                "[learning_records]\n\nfields = [\"status\", \"grade\"]\n",
+                "line 3: unknown learning record field \"grade\"",
+            ),
+            (
+                "[learning_records]\nobject_key = \"Course Enrollments\"\n",
+                "line 2: learning_records.object_key",
+            ),
+            (
+                "[learning_records]\nproviders = [\"Skilljar\"]\n",
+                "line 2: learning_records.providers",
+            ),
         ];
         for (text, expected) in cases {
             let err = Mapping::parse(text).err().unwrap_or_default();

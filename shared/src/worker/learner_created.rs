@@ -5,12 +5,14 @@
 
 use super::contact::{custom_fields, remember_contact};
 use super::effects::{NewEntity, ensure};
+use super::learning_records;
 use super::mirror::{Reported, echo_of_our_write, record_reported};
 use super::templates::Values;
 use super::{Context, SyncError};
 use crate::domain::{FieldRef, LearnerCreated};
 use crate::ghl::ContactFields;
 use crate::keys::EntityKey;
+use crate::learning::{EnrollmentId, Fact, Observed};
 use crate::mapping::Mapping;
 
 /// Returns the GHL contact id.
@@ -71,6 +73,22 @@ pub async fn sync(cx: &Context<'_>, learner: &LearnerCreated) -> Result<String, 
                 completed: false,
             };
             ensure(cx, &contact_id, &key, task).await?;
+        }
+    }
+    // A learner announced with a course (Skilljar's COURSE_ENROLLMENT) is enrolled in it.
+    if let Some(course) = &learner.course {
+        let id = EnrollmentId {
+            source: learner.source.clone(),
+            lms_user_id: learner.source_user_id.clone(),
+            course_id: course.id.clone(),
+        };
+        let observed = Observed {
+            fact: Fact::Enrolled,
+            at: learner.occurred_at,
+            course_title: course.title.clone(),
+        };
+        if let Some(record) = learning_records::keep(cx, &contact_id, &id, &observed).await? {
+            tracing::info!(record = %record, "learning record");
         }
     }
     record_reported(cx, &reported).await?;

@@ -5,11 +5,13 @@
 
 use super::contact::{custom_fields, ensure_contact, ensure_contact_writing, write_fields};
 use super::effects::{NewEntity, complete_task, ensure};
+use super::learning_records;
 use super::mirror::{Reported, echo_of_our_write, record_reported};
 use super::templates::Values;
 use super::{Context, SyncError};
 use crate::domain::{FieldRef, MilestoneKind, MilestoneReached, Progress};
 use crate::keys::EntityKey;
+use crate::learning::Observed;
 
 /// Returns a summary of what was done (for the idempotency record and logs).
 pub async fn sync(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, SyncError> {
@@ -43,11 +45,15 @@ pub async fn sync(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, Sync
 async fn write(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, SyncError> {
     let Some(rule) = cx.mapping.milestone_rule(m) else {
         let contact_id = ensure_contact(cx, &m.source, &m.learner).await?;
-        return Ok(format!(
+        let mut done = format!(
             "contact {contact_id}; no milestone rule for {} {}",
             m.kind.as_str(),
             m.milestone_id
-        ));
+        );
+        if let Some(record) = keep_record(cx, &contact_id, m).await? {
+            done = format!("{done}; {record}");
+        }
+        return Ok(done);
     };
     let values = Values {
         source: Some(&m.source),
@@ -124,5 +130,18 @@ async fn write(cx: &Context<'_>, m: &MilestoneReached) -> Result<String, SyncErr
             write_fields(cx, &contact_id, fields).await?;
         }
     }
+    done.extend(keep_record(cx, &contact_id, m).await?);
     Ok(done.join("; "))
+}
+
+/// The learner's learning record for the course the milestone is about, if it is about one.
+async fn keep_record(
+    cx: &Context<'_>,
+    contact_id: &str,
+    m: &MilestoneReached,
+) -> Result<Option<String>, SyncError> {
+    match Observed::from_milestone(m) {
+        Some((id, observed)) => learning_records::keep(cx, contact_id, &id, &observed).await,
+        None => Ok(None),
+    }
 }

@@ -13,6 +13,7 @@ mod contact_cache;
 mod effects;
 pub mod ghl_changed;
 pub mod learner_created;
+mod learning_records;
 pub mod milestone;
 pub(crate) mod mirror;
 
@@ -31,13 +32,13 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::clock::{Clock, invocation_deadline_ms};
 use crate::contract::{self, ContractError, DeliveryHash, Envelope};
-use crate::domain::{Origin, SyncEvent};
+use crate::domain::{EventId, Origin, SyncEvent};
 use crate::ghl::{GhlClient, GhlClients, GhlError};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::keys;
 use crate::lms::{Destinations, LmsAccounts, LmsError};
 use crate::mapping::Mapping;
-use crate::ports::{EntityMap, OutboundMessage, PortError, Queue, Redelivery};
+use crate::ports::{Documents, EntityMap, OutboundMessage, PortError, Queue, Redelivery};
 use crate::telemetry::metric;
 
 /// Why an event could not be synced.
@@ -110,7 +111,8 @@ pub struct Message<'a> {
 }
 
 /// What an event's rules may use: the GHL client of the event's location (bound to the
-/// invocation's deadline), the entity map and the mapping. Nothing of claims, queues or time.
+/// invocation's deadline), the entity map and the mapping; of the event's claim, only which event
+/// it is and until when it holds. Nothing of queues.
 pub struct Context<'a> {
     pub ghl: &'a GhlClient,
     pub entities: &'a dyn EntityMap,
@@ -121,6 +123,19 @@ pub struct Context<'a> {
     pub outbound: &'a Destinations,
     /// What this event has listed of contacts' tasks and notes (see `effects`).
     pub(crate) listed: effects::Listed,
+    /// Where learning records' state is kept; records are off without it.
+    pub documents: Option<&'a dyn Documents>,
+    /// Which event this is and how long its claim holds, for the records' create intents.
+    pub attempt: Attempt<'a>,
+}
+
+/// The event being applied, when, and until when its claim holds (epoch ms): an intent left by
+/// another event whose claim still holds is that event's, not an abandoned one.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub event_id: &'a EventId,
+    pub now_ms: i64,
+    pub until_ms: i64,
 }
 
 /// What the worker needs to do its job; built once per cold start.
@@ -135,6 +150,7 @@ pub struct SyncWorker {
     outbound: Destinations,
     redelivery: Option<Arc<dyn Redelivery>>,
     deadline_fallback: Duration,
+    documents: Option<Arc<dyn Documents>>,
 }
 
 /// How long an IN_PROGRESS claim may live when the caller reports no usable deadline: longer than
@@ -161,7 +177,14 @@ impl SyncWorker {
             outbound: Destinations::default(),
             redelivery: None,
             deadline_fallback: CLAIM_FALLBACK,
+            documents: None,
         }
+    }
+
+    /// Where learning records' state is kept (`[learning_records]` in the mapping needs it).
+    pub fn with_documents(mut self, documents: Arc<dyn Documents>) -> Self {
+        self.documents = Some(documents);
+        self
     }
 
     /// How the queue edge holds back a message whose event another invocation is syncing.
@@ -352,6 +375,12 @@ impl SyncWorker {
             lms: &lms,
             outbound: &outbound,
             listed: effects::Listed::default(),
+            documents: self.documents.as_deref(),
+            attempt: Attempt {
+                event_id: &envelope.event_id,
+                now_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+                until_ms: deadline,
+            },
         };
         let result = match &envelope.event {
             SyncEvent::LearnerCreated(learner) => learner_created::sync(&cx, learner).await,
