@@ -5,7 +5,11 @@
 //! | version | fields | written |
 //! |---|---|---|
 //! | 1 | `event_id`, `idempotency_key`, `correlation_id`, `received_at`, `event` (no `version`) | until November 2026 |
-//! | 2 | `version: 2`, the same, and `delivery_hash` | now |
+//! | 2 | `version: 2`, the same, and `delivery_hash` | now, for the events a v2 worker reads |
+//! | 3 | `version: 3`, the same fields | now, for events a v2 worker cannot read (a GHL record change) |
+//!
+//! A message is written at the lowest version whose worker can read it: a worker of the previous
+//! build leaves a newer one on the queue for the new worker instead of parking it as unreadable.
 //!
 //! The event inside is the domain's serde form. `tests/fixtures/queue/` holds stored messages of
 //! each version; tests decode every one and encode the v2 ones byte for byte, so a change to the
@@ -19,8 +23,13 @@ use crate::domain::{EventId, SyncEvent};
 use crate::json_error;
 use crate::ports::OutboundMessage;
 
-/// The version this build writes.
-pub const CURRENT_VERSION: u32 = 2;
+/// The newest version this build writes and reads.
+pub const CURRENT_VERSION: u32 = 3;
+
+/// The lowest version whose worker reads `event`.
+fn version_for(event: &SyncEvent) -> u32 {
+    if event.is_record_change() { 3 } else { 2 }
+}
 
 /// Hash of a delivery as the sender sent it (the raw body), not of our normalised event: a deploy
 /// that changes normalisation must still recognise a sender's retry of an accepted delivery.
@@ -103,7 +112,7 @@ struct Outgoing {
 impl From<Envelope> for Outgoing {
     fn from(e: Envelope) -> Self {
         Self {
-            version: CURRENT_VERSION,
+            version: version_for(&e.event),
             event_id: e.event_id,
             idempotency_key: e.idempotency_key,
             correlation_id: e.correlation_id,
@@ -135,8 +144,8 @@ impl TryFrom<Incoming> for Envelope {
     fn try_from(m: Incoming) -> Result<Self, Self::Error> {
         let delivery_hash = match (m.version.unwrap_or(1), m.delivery_hash) {
             (1, _) => DeliveryHash::of_v1_event(&m.event),
-            (2, Some(hash)) => DeliveryHash(hash),
-            (2, None) => return Err("missing field delivery_hash".into()),
+            (2 | 3, Some(hash)) => DeliveryHash(hash),
+            (2 | 3, None) => return Err("missing field delivery_hash".into()),
             (other, _) => return Err(format!("version {other} is not one this worker reads")),
         };
         Ok(Self {
@@ -252,8 +261,8 @@ mod tests {
 
     #[test]
     fn newer_and_unreadable_messages_say_which() {
-        let newer = V2[0].replacen(r#""version":2"#, r#""version":3"#, 1);
-        assert_eq!(decode(&newer), Err(ContractError::NewerVersion(3)));
+        let newer = V2[0].replacen(r#""version":2"#, r#""version":4"#, 1);
+        assert_eq!(decode(&newer), Err(ContractError::NewerVersion(4)));
         let newer_and_strange = r#"{"version":7,"payload":{"anything":"goes"}}"#;
         assert_eq!(decode(newer_and_strange), Err(ContractError::NewerVersion(7)));
         assert!(matches!(
@@ -271,6 +280,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    const V3_RECORD: &str = include_str!("../../tests/fixtures/queue/v3-ghl-record-updated.json");
+
+    #[test]
+    fn a_record_change_is_written_as_v3_and_everything_else_as_v2() -> Result<(), String> {
+        let envelope = decode(V3_RECORD).map_err(|e| e.to_string())?;
+        assert!(envelope.event.is_record_change());
+        let encoded = encode(&envelope).map_err(|e| e.to_string())?;
+        assert_eq!(encoded.body, V3_RECORD.trim_end(), "the v3 wire form changed");
+        for body in V2 {
+            let encoded = encode(&decode(body).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+            assert!(encoded.body.starts_with(r#"{"version":2,"#), "{}", encoded.body);
+        }
+        Ok(())
     }
 
     #[test]

@@ -311,12 +311,39 @@ pub enum GhlChangeKind {
     ContactDeleted,
     ContactTagsChanged,
     ContactDndChanged,
-    NoteCreated { note_id: String },
-    NoteUpdated { note_id: String },
-    TaskCreated { task_id: String },
-    TaskCompleted { task_id: String },
-    TaskDeleted { task_id: String },
-    AppointmentCreated { appointment_id: String },
+    NoteCreated {
+        note_id: String,
+    },
+    NoteUpdated {
+        note_id: String,
+    },
+    TaskCreated {
+        task_id: String,
+    },
+    TaskCompleted {
+        task_id: String,
+    },
+    TaskDeleted {
+        task_id: String,
+    },
+    AppointmentCreated {
+        appointment_id: String,
+    },
+    /// A custom-object record changed (`RecordUpdate`): the worker acts on the learning records
+    /// it keeps, found by their unique key among the properties.
+    RecordUpdated {
+        record_id: String,
+        /// As the delivery listed them: property key → value as text.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        properties: BTreeMap<String, String>,
+    },
+}
+
+impl GhlChangeKind {
+    /// Whether a queue message carrying this needs a worker of contract version 3 or later.
+    pub fn is_record_change(&self) -> bool {
+        matches!(self, GhlChangeKind::RecordUpdated { .. })
+    }
 }
 
 /// Contact fields as a GHL delivery carried them. Custom fields are by GHL field id (webhooks do
@@ -406,6 +433,11 @@ impl SyncEvent {
                 location_id: &e.location_id,
             },
         }
+    }
+
+    /// Whether this is a change to a GHL custom-object record (not to a contact).
+    pub fn is_record_change(&self) -> bool {
+        matches!(self, SyncEvent::GhlChanged(c) if c.change.is_record_change())
     }
 
     pub fn kind(&self) -> &'static str {

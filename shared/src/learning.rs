@@ -66,6 +66,22 @@ impl EnrollmentId {
     }
 }
 
+impl EnrollmentId {
+    /// The enrollment a record's unique key names (the inverse of [`unique_key`](Self::unique_key)).
+    pub fn from_unique_key(key: &str) -> Option<Self> {
+        let unesc = |s: &str| s.replace("%3A", ":").replace("%25", "%");
+        let mut parts = key.splitn(3, ':');
+        let source = SourcePlatform::try_from(parts.next()?.to_owned()).ok()?;
+        let lms_user_id = unesc(parts.next().filter(|p| !p.is_empty())?);
+        let course_id = unesc(parts.next().filter(|p| !p.is_empty() && !p.contains(':'))?);
+        Some(Self {
+            source,
+            lms_user_id,
+            course_id,
+        })
+    }
+}
+
 /// Something observed about an enrollment.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fact {
@@ -505,5 +521,13 @@ mod tests {
         };
         assert_eq!(id("u1", "c1").unique_key(), "skilljar:u1:c1");
         assert_ne!(id("a:b", "c").unique_key(), id("a", "b:c").unique_key());
+        for original in [id("u1", "c1"), id("a:b", "c%3A"), id("x%", ":")] {
+            assert_eq!(
+                EnrollmentId::from_unique_key(&original.unique_key()),
+                Some(original)
+            );
+        }
+        assert_eq!(EnrollmentId::from_unique_key("Skilljar:u:c"), None);
+        assert_eq!(EnrollmentId::from_unique_key("skilljar:u"), None);
     }
 }

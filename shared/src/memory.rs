@@ -237,6 +237,45 @@ impl EntityMap for MemoryEntityMap {
     }
 }
 
+/// Versioned documents in a map: the same compare-and-set as the DynamoDB table's.
+#[derive(Debug, Default)]
+pub struct MemoryDocuments {
+    docs: Mutex<HashMap<String, (String, u64)>>,
+}
+
+#[async_trait]
+impl crate::ports::Documents for MemoryDocuments {
+    async fn get(&self, key: &str) -> Result<Option<crate::ports::Versioned>, PortError> {
+        let docs = self
+            .docs
+            .lock()
+            .map_err(|_| PortError::new("documents", "lock poisoned"))?;
+        Ok(docs.get(key).map(|(body, version)| crate::ports::Versioned {
+            body: body.clone(),
+            version: *version,
+        }))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: &str,
+        read: u64,
+        _expires_at: Option<i64>,
+    ) -> Result<bool, PortError> {
+        let mut docs = self
+            .docs
+            .lock()
+            .map_err(|_| PortError::new("documents", "lock poisoned"))?;
+        let stored = docs.get(key).map_or(0, |(_, v)| *v);
+        if stored != read {
+            return Ok(false);
+        }
+        docs.insert(key.to_owned(), (body.to_owned(), read + 1));
+        Ok(true)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct MemorySecrets {
     values: Mutex<HashMap<String, String>>,
@@ -457,6 +496,15 @@ impl crate::lms::LmsAccount for MemoryLms {
         self.with(|s| {
             s.calls.push(format!("enroll {user_id} {course_id}"));
             s.enrollments.insert((user_id.to_owned(), course_id.to_owned()));
+        })
+    }
+
+    async fn unenroll(&self, user_id: &str, course_id: &str) -> Result<(), crate::lms::LmsError> {
+        self.with(|s| {
+            s.calls.push(format!("unenroll {user_id} {course_id}"));
+            let key = (user_id.to_owned(), course_id.to_owned());
+            s.enrollments.remove(&key);
+            s.progress.remove(&key);
         })
     }
 

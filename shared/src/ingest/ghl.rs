@@ -56,7 +56,9 @@ pub const GHL_PUBLIC_KEY: &str = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN
 const GHL_LEGACY_RSA_KEY: &str = include_str!("../../../tests/contract/ghl-api/webhook-rsa-public-key.pem");
 
 /// The event types the sync takes, by GHL's names; a marketplace app may be subscribed to more.
-pub const EVENT_TYPES: [&str; 11] = [
+/// `RecordUpdate` (a custom-object record) comes through the marketplace channel only: a
+/// workflow's body has no record properties.
+pub const EVENT_TYPES: [&str; 12] = [
     "ContactCreate",
     "ContactUpdate",
     "ContactDelete",
@@ -68,6 +70,7 @@ pub const EVENT_TYPES: [&str; 11] = [
     "TaskComplete",
     "TaskDelete",
     "AppointmentCreate",
+    "RecordUpdate",
 ];
 
 /// GHL's webhooks (`POST /ghl-events/ghl`).
@@ -387,6 +390,41 @@ struct ItemBody {
     contact_id: Option<String>,
 }
 
+/// `RecordUpdate`: the record's id and its properties as `[{key, valueString}]` (other `value*`
+/// forms are taken as text).
+#[derive(Debug, Deserialize)]
+struct RecordBody {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    properties: Vec<RecordProperty>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordProperty {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(flatten)]
+    values: BTreeMap<String, Value>,
+}
+
+impl RecordProperty {
+    fn into_pair(self) -> Option<(String, String)> {
+        let key = non_blank(self.key)?;
+        let value = self
+            .values
+            .into_iter()
+            .find(|(name, _)| name.starts_with("value"))
+            .and_then(|(_, v)| match v {
+                Value::String(s) => Some(s),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            })?;
+        Some((key, value))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct AppointmentBody {
     #[serde(default)]
@@ -421,6 +459,27 @@ fn marketplace(delivery: &Delivery<'_>) -> Result<Parsed, IngestError> {
             keys::delivery_claim("ghl", &["content", &hex::encode(Sha256::digest(&content))])
         }
     };
+    if envelope.event_type == "RecordUpdate" {
+        let record: RecordBody = parse::view(&document)?;
+        let change = GhlChangeKind::RecordUpdated {
+            record_id: required_id(record.id, "id")?,
+            properties: record
+                .properties
+                .into_iter()
+                .filter_map(RecordProperty::into_pair)
+                .collect(),
+        };
+        return Ok(event(
+            idempotency_key,
+            GhlChange {
+                location_id,
+                contact_id: None,
+                change,
+                contact: None,
+                occurred_at,
+            },
+        ));
+    }
     // An appointment event nests its fields under `appointment`; every other carries them at
     // the top, the contact's own id as `id` for contact events.
     let (item, id_field): (ItemBody, &str) = if envelope.event_type == "AppointmentCreate" {
@@ -504,7 +563,10 @@ fn workflow(delivery: &Delivery<'_>) -> Result<Parsed, IngestError> {
     let Some(change) = change_kind(named, || required_id(id.clone(), "customData.id"))? else {
         return Err(IngestError::Unprocessable {
             field: "customData.event".into(),
-            problem: format!("must be one of {}", EVENT_TYPES.join(", ")),
+            problem: format!(
+                "must be one of {} (RecordUpdate only from the marketplace app)",
+                EVENT_TYPES[..EVENT_TYPES.len() - 1].join(", ")
+            ),
         });
     };
     // A workflow's body says nothing that tells one run from another, and is built once per run,
@@ -557,6 +619,7 @@ fn change_kind(
         "AppointmentCreate" => GhlChangeKind::AppointmentCreated {
             appointment_id: id()?,
         },
+        // Record changes are read from the marketplace body (`RecordBody`); never from here.
         _ => return Ok(None),
     }))
 }

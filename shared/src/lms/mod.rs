@@ -183,6 +183,15 @@ pub trait LmsAccount: Send + Sync {
     /// Deactivates (never deletes) the learner.
     async fn deactivate(&self, user_id: &str) -> Result<(), LmsError>;
 
+    /// Ends the learner's enrollment in a course (a learning record set to "expired" in GHL);
+    /// ending one that is not there is not an error. Not every platform's API can.
+    async fn unenroll(&self, _user_id: &str, _course_id: &str) -> Result<(), LmsError> {
+        Err(LmsError::Unsupported {
+            platform: self.platform(),
+            what: "end an enrollment",
+        })
+    }
+
     /// One page of the account's learners with their course progress (the daily batch's pollers
     /// and reconcile): the first page with `page: None`, then each page's `next`, with the same
     /// `query` throughout. A failed page can be asked for again with the same token. Every

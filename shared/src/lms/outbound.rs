@@ -86,6 +86,9 @@ pub enum ChangeType {
     TaskDeleted,
     #[serde(rename = "appointment.created")]
     AppointmentCreated,
+    /// A custom-object record (a learning record) changed.
+    #[serde(rename = "record.updated")]
+    RecordUpdated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +97,7 @@ pub enum ObjectType {
     Note,
     Task,
     Appointment,
+    Record,
 }
 
 /// The note, task or appointment a change is about (contact changes have none).
@@ -174,6 +178,9 @@ impl OutboundDocument {
                 ChangeType::AppointmentCreated,
                 object(ObjectType::Appointment, appointment_id),
             ),
+            GhlChangeKind::RecordUpdated { record_id, .. } => {
+                (ChangeType::RecordUpdated, object(ObjectType::Record, record_id))
+            }
         };
         let facts = change.contact.clone().unwrap_or_default();
         Self {

@@ -577,6 +577,12 @@ impl LmsAccount for TalentLmsClient {
         }
     }
 
+    /// `DELETE api/v2/enrollments` (`user_id`, `course_id`); 404 (not enrolled) is fine.
+    async fn unenroll(&self, user_id: &str, course_id: &str) -> Result<(), LmsError> {
+        self.unrelate("unenroll", "enrollments", ids(user_id, "course_id", course_id))
+            .await
+    }
+
     /// `PATCH api/v2/users/{id}` with `status: inactive`.
     async fn deactivate(&self, user_id: &str) -> Result<(), LmsError> {
         self.send(

@@ -35,7 +35,11 @@ pub async fn sync(cx: &Context<'_>, event_id: &EventId, change: &GhlChange) -> R
     for (name, target) in outbound {
         outcome.record(name, deliver(cx, event_id, name, target, change).await);
     }
-    if !targets.is_empty() {
+    if let GhlChangeKind::RecordUpdated { properties, .. } = &change.change {
+        // A learning record a person changed in GHL: its LMS action, if any, is the records'.
+        let done = super::learning_records::changed_in_ghl(cx, change, properties).await;
+        outcome.record("learning record", done);
+    } else if !targets.is_empty() {
         outcome.record("LMS accounts", apply_to_accounts(cx, &targets, change).await);
     }
     outcome.finish()

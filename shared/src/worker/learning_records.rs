@@ -204,3 +204,83 @@ pub(crate) async fn keep(
         kept.state.status.as_str()
     )))
 }
+
+/// A learning record changed in GHL (`RecordUpdate`). What the sync wrote comes back as such a
+/// change too: a status equal to the one last written is our own echo and does nothing. A
+/// person's "expired" ends the learner's enrollment in the LMS the record came from, where that
+/// platform's API can, and is kept as a fact so that the sync's next write does not undo it.
+/// Other changes by hand are left to the person (the next write from an LMS event may replace
+/// them).
+pub(crate) async fn changed_in_ghl(
+    cx: &Context<'_>,
+    change: &crate::domain::GhlChange,
+    properties: &std::collections::BTreeMap<String, String>,
+) -> Result<String, SyncError> {
+    use crate::learning::{EnrollmentStatus, Fact};
+
+    let Some(config) = cx.mapping.learning_records.as_ref() else {
+        return Ok("learning records are off".into());
+    };
+    let Some(documents) = cx.documents else {
+        return Ok("learning records are off".into());
+    };
+    let Some(id) = properties
+        .get(UNIQUE_KEY_FIELD)
+        .and_then(|key| EnrollmentId::from_unique_key(key))
+    else {
+        return Ok("not a learning record of this sync (no enrollment key)".into());
+    };
+    if !config.keeps(&id.source) {
+        return Ok(format!("learning records of {} are not kept", id.source));
+    }
+    let Some(status) = properties.get("status").and_then(|s| EnrollmentStatus::parse(s)) else {
+        return Ok("no status in the change; nothing to do".into());
+    };
+    let key = keys::learning_record(&change.location_id, &id);
+    let Some(stored) = documents.get(&key).await? else {
+        return Ok(format!("record {} is not one the sync keeps", id.unique_key()));
+    };
+    let mut kept: Kept = serde_json::from_str(&stored.body).map_err(|e| corrupt(&key, e))?;
+    if kept.written.as_ref().map(|w| w.status) == Some(status) {
+        return Ok(format!("status {} is the sync's own write", status.as_str()));
+    }
+    if status != EnrollmentStatus::Expired {
+        return Ok(format!(
+            "status set to {} in GHL; only \"expired\" is taken to the LMS",
+            status.as_str()
+        ));
+    }
+    let expired = kept.state.merge(&Observed {
+        fact: Fact::Expired,
+        at: change.occurred_at,
+        course_title: None,
+    });
+    if expired.status != EnrollmentStatus::Expired {
+        return Ok("expiry older than the learner's last activity; left as it is".into());
+    }
+    // The LMS first: should it fail, the redelivery finds the record not yet expired here and
+    // tries again (ending an enrollment twice is not an error).
+    let done = match cx.mapping.target_of_source(&id.source, &change.location_id) {
+        Some((name, _)) => match cx.lms.get(name) {
+            Some(account) => match account.unenroll(&id.lms_user_id, &id.course_id).await {
+                Ok(()) => format!("enrollment ended in {name}"),
+                Err(crate::lms::LmsError::Unsupported { platform, what }) => {
+                    format!("{platform} cannot {what} through its API; kept as expired here only")
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => format!("target {name} has no LMS account (an outbound destination)"),
+        },
+        None => format!(
+            "no target for {} in this location; kept as expired here only",
+            id.source
+        ),
+    };
+    kept.state = expired;
+    let mut written = kept.written.clone().unwrap_or_else(|| kept.state.clone());
+    written.status = EnrollmentStatus::Expired;
+    kept.written = Some(written);
+    save(documents, &key, &kept, stored.version).await?;
+    metric::count(metric::EFFECTS_APPLIED, Some(("Effect", "LearningRecordExpired")));
+    Ok(done)
+}

@@ -317,7 +317,11 @@ impl SyncWorker {
             Origin::Lms(source) => self.mapping.location_of(source),
             // A GHL app may be installed on locations this deployment does not serve: a change
             // there concerns no target, and is neither an error nor worth a claim.
-            Origin::Ghl { location_id } if self.mapping.targets_of(location_id).next().is_none() => {
+            // (A learning record's change is the records' to judge, targets or not.)
+            Origin::Ghl { location_id }
+                if self.mapping.targets_of(location_id).next().is_none()
+                    && !envelope.event.is_record_change() =>
+            {
                 let result = format!("location {location_id} feeds no LMS target");
                 info!(result = %result, "nothing to do");
                 return RecordOutcome::Synced { result };

@@ -162,7 +162,7 @@ async fn a_newer_message_version_is_left_for_a_newer_worker() -> Result<(), Stri
     let worker = worker(dlq.clone()).map_err(|e| e.to_string())?;
     let body = learner_message()
         .map_err(|e| e.to_string())?
-        .replacen(r#""version":2"#, r#""version":3"#, 1);
+        .replacen(r#""version":2"#, r#""version":4"#, 1);
     let outcome = worker.handle(message(&body), None).await;
     assert_eq!(
         outcome,
@@ -216,6 +216,7 @@ struct GhlHarness {
     lms: Arc<crate::memory::MemoryLms>,
     entities: Arc<MemoryEntityMap>,
     dlq: Arc<MemoryQueue>,
+    documents: Arc<crate::memory::MemoryDocuments>,
     sent: std::sync::atomic::AtomicUsize,
 }
 
@@ -231,6 +232,7 @@ fn ghl_harness_with(
 ) -> Result<GhlHarness, String> {
     let dlq = Arc::new(MemoryQueue::default());
     let entities = Arc::new(MemoryEntityMap::default());
+    let documents = Arc::new(crate::memory::MemoryDocuments::default());
     let lms = Arc::new(lms);
     let config = GhlConfig {
         base_url: "http://127.0.0.1:9".into(),
@@ -256,12 +258,14 @@ fn ghl_harness_with(
         dlq.clone(),
         Arc::new(SystemClock),
     )
-    .with_lms_accounts(accounts);
+    .with_lms_accounts(accounts)
+    .with_documents(documents.clone());
     Ok(GhlHarness {
         worker,
         lms,
         entities,
         dlq,
+        documents,
         sent: std::sync::atomic::AtomicUsize::new(0),
     })
 }
@@ -509,5 +513,97 @@ async fn a_target_that_fails_does_not_keep_the_others_from_the_change() -> Resul
         ["upsert ada@example.com", "enroll lms-1 101"]
     );
     assert_eq!(h.dlq.messages().len(), 1);
+    Ok(())
+}
+
+// GHL → LMS: a learning record a person set to "expired" (issue 12).
+
+/// Ada's record as the sync wrote it: enrolled in course 101 of the academy's Skilljar.
+async fn kept_record(h: &GhlHarness) -> Result<(), String> {
+    use crate::learning::{Enrollment, EnrollmentId, Fact, Observed};
+    use crate::ports::Documents;
+    let id = EnrollmentId {
+        source: SourcePlatform::skilljar(),
+        lms_user_id: "lms-1".into(),
+        course_id: "101".into(),
+    };
+    let state = Enrollment::new(&Observed {
+        fact: Fact::Enrolled,
+        at: time::OffsetDateTime::from_unix_timestamp(50).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        course_title: None,
+    });
+    let body =
+        serde_json::json!({ "state": state, "written": state, "record_id": "rec-1", "associated": true });
+    let stored = h
+        .documents
+        .put(
+            &crate::keys::learning_record("loc-1", &id),
+            &body.to_string(),
+            0,
+            None,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    assert!(stored);
+    h.lms.set_progress(
+        "lms-1",
+        crate::lms::CourseStatus {
+            course: CourseRef {
+                id: "101".into(),
+                title: None,
+                published_id: None,
+            },
+            enrolled_at: None,
+            completed_at: None,
+            percent: None,
+            score: None,
+        },
+    );
+    Ok(())
+}
+
+fn record_change(status: &str) -> crate::domain::GhlChangeKind {
+    crate::domain::GhlChangeKind::RecordUpdated {
+        record_id: "rec-1".into(),
+        properties: [
+            ("enrollment_key".to_owned(), "skilljar:lms-1:101".to_owned()),
+            ("status".to_owned(), status.to_owned()),
+        ]
+        .into(),
+    }
+}
+
+#[tokio::test]
+async fn a_record_set_to_expired_in_ghl_ends_the_enrollment_once_and_its_echo_does_nothing()
+-> Result<(), String> {
+    let targets = format!("{TARGETS}\n[learning_records]\n");
+    let h = ghl_harness_with(&targets, crate::memory::MemoryLms::default(), &[])?;
+    kept_record(&h).await?;
+
+    // The sync's own write coming back: nothing.
+    let echo = h.change(record_change("enrolled"), &[]).await;
+    assert!(synced(&echo), "{echo:?}");
+    assert!(h.calls().is_empty(), "{:?}", h.calls());
+
+    // A person sets it to expired: the enrollment ends in the LMS, once.
+    let expired = h.change(record_change("expired"), &[]).await;
+    assert!(synced(&expired), "{expired:?}");
+    assert_eq!(h.calls(), ["unenroll lms-1 101"]);
+    assert!(h.lms.state().enrollments.is_empty());
+
+    // GHL's webhook for it again (another delivery): now an echo of what is kept.
+    let again = h.change(record_change("expired"), &[]).await;
+    assert!(synced(&again), "{again:?}");
+    assert_eq!(h.calls(), ["unenroll lms-1 101"]);
+
+    // Another status by hand is not taken to the LMS; a record the sync does not keep neither.
+    assert!(synced(&h.change(record_change("completed"), &[]).await));
+    let stranger = crate::domain::GhlChangeKind::RecordUpdated {
+        record_id: "rec-2".into(),
+        properties: [("status".to_owned(), "expired".to_owned())].into(),
+    };
+    assert!(synced(&h.change(stranger, &[]).await));
+    assert_eq!(h.calls(), ["unenroll lms-1 101"]);
+    assert!(h.dlq.messages().is_empty());
     Ok(())
 }
