@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | 1 | `event_id`, `idempotency_key`, `correlation_id`, `received_at`, `event` (no `version`) | until November 2026 |
 //! | 2 | `version: 2`, the same, and `delivery_hash` | now, for the events a v2 worker reads |
-//! | 3 | `version: 3`, the same fields | now, for events a v2 worker cannot read (a GHL record change) |
+//! | 3 | `version: 3`, the same fields | now, for events a v2 worker cannot read (the learning records': a GHL record change, a course's progress read by the batch) |
 //!
 //! A message is written at the lowest version whose worker can read it: a worker of the previous
 //! build leaves a newer one on the queue for the new worker instead of parking it as unreadable.
@@ -28,7 +28,7 @@ pub const CURRENT_VERSION: u32 = 3;
 
 /// The lowest version whose worker reads `event`.
 fn version_for(event: &SyncEvent) -> u32 {
-    if event.is_record_change() { 3 } else { 2 }
+    if event.needs_contract_v3() { 3 } else { 2 }
 }
 
 /// Hash of a delivery as the sender sent it (the raw body), not of our normalised event: a deploy

@@ -283,6 +283,34 @@ impl LearnerCreated {
     }
 }
 
+/// One learner's progress in one course as an LMS reports it when asked (the daily batch's
+/// reconcile), for the learner's learning record: not a change, a reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseProgressed {
+    pub source: SourcePlatform,
+    pub learner: LearnerRef,
+    pub course: CourseRef,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub enrolled_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub completed_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<String>,
+    /// When the LMS was read.
+    #[serde(with = "time::serde::rfc3339")]
+    pub observed_at: OffsetDateTime,
+}
+
 /// Something that changed in GHL about a contact, as GHL's webhook (or an agency's workflow)
 /// reported it. Thin on purpose: webhook bodies often lack what the LMS side needs (note events
 /// carry no contact fields, `TaskCreate` may carry no `contactId`), so the worker reads a contact
@@ -411,6 +439,8 @@ pub enum SyncEvent {
     NoteAdded(NoteAdded),
     /// GHL → LMS: a change in GHL to apply to the LMS targets its location feeds.
     GhlChanged(GhlChange),
+    /// LMS → GHL: a course's progress as read by the daily batch, for the learning record.
+    CourseProgressed(CourseProgressed),
 }
 
 /// Where an event comes from, which decides the GHL location it concerns.
@@ -432,12 +462,19 @@ impl SyncEvent {
             SyncEvent::GhlChanged(e) => Origin::Ghl {
                 location_id: &e.location_id,
             },
+            SyncEvent::CourseProgressed(e) => Origin::Lms(&e.source),
         }
     }
 
     /// Whether this is a change to a GHL custom-object record (not to a contact).
     pub fn is_record_change(&self) -> bool {
         matches!(self, SyncEvent::GhlChanged(c) if c.change.is_record_change())
+    }
+
+    /// Whether only a worker of queue contract version 3 or later reads this (the learning
+    /// records' events).
+    pub fn needs_contract_v3(&self) -> bool {
+        self.is_record_change() || matches!(self, SyncEvent::CourseProgressed(_))
     }
 
     pub fn kind(&self) -> &'static str {
@@ -447,6 +484,7 @@ impl SyncEvent {
             SyncEvent::TaskChanged(_) => "TaskChanged",
             SyncEvent::NoteAdded(_) => "NoteAdded",
             SyncEvent::GhlChanged(_) => "GhlChanged",
+            SyncEvent::CourseProgressed(_) => "CourseProgressed",
         }
     }
 }

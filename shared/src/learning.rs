@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{MilestoneKind, MilestoneReached, Progress, SourcePlatform};
+use crate::domain::{CourseProgressed, MilestoneKind, MilestoneReached, Progress, SourcePlatform};
 
 /// Where a learner stands in a course. Ordered: a record only moves forward, except that an
 /// expiry ends it and a later enrollment or activity opens it again.
@@ -205,6 +205,42 @@ impl RecordField {
 /// The field that identifies a record: [`EnrollmentId::unique_key`].
 pub const UNIQUE_KEY_FIELD: &str = "enrollment_key";
 
+impl Observed {
+    /// What an LMS's report of a course says, as facts at the times the LMS gives: enrolled, how
+    /// far along (at the latest time known, never the reading's, which is not activity), and
+    /// completed with its score.
+    pub fn from_progress(p: &CourseProgressed) -> (EnrollmentId, Vec<Observed>) {
+        let id = EnrollmentId {
+            source: p.source.clone(),
+            lms_user_id: p.learner.source_user_id.clone(),
+            course_id: p.course.id.clone(),
+        };
+        let title = p.course.title.clone();
+        let seen = |fact, at| Observed {
+            fact,
+            at,
+            course_title: title.clone(),
+        };
+        let first = p.enrolled_at.or(p.completed_at).unwrap_or(p.observed_at);
+        let mut facts = vec![seen(Fact::Enrolled, first)];
+        if let Some(percent) = p.percent.filter(|pc| *pc > 0) {
+            let at = p.completed_at.or(p.enrolled_at).unwrap_or(p.observed_at);
+            let percent = u8::try_from(percent.min(100)).ok();
+            facts.push(seen(Fact::Activity { percent }, at));
+        }
+        if let Some(at) = p.completed_at {
+            facts.push(seen(
+                Fact::Completed {
+                    score: p.score.as_deref().and_then(score),
+                    certificate_url: None,
+                },
+                at,
+            ));
+        }
+        (id, facts)
+    }
+}
+
 /// A score as a number (`"92"`, `"92.5"`, `"92%"`); anything else is left out of the record.
 pub fn score(text: &str) -> Option<f64> {
     text.trim()
@@ -250,6 +286,12 @@ pub struct Enrollment {
 }
 
 impl Enrollment {
+    /// The record of `facts` (at least one), taken in order.
+    pub fn of(facts: &[Observed]) -> Option<Self> {
+        let (first, rest) = facts.split_first()?;
+        Some(rest.iter().fold(Self::new(first), |r, o| r.merge(o)))
+    }
+
     pub fn new(observed: &Observed) -> Self {
         let blank = Enrollment {
             course_title: None,
@@ -501,6 +543,55 @@ mod tests {
         assert!(
             !Enrollment::new(&seen(Fact::Enrolled, t0)).only_progress_differs(&first_lesson),
             "enrolled → in progress is a status change"
+        );
+    }
+
+    #[test]
+    fn an_lms_reading_gives_the_record_it_describes_and_adds_nothing_the_second_time() {
+        use crate::domain::{CourseProgressed, CourseRef, Email, LearnerRef};
+        let t0 = datetime!(2026-11-01 10:00 UTC);
+        let reading = CourseProgressed {
+            source: SourcePlatform::skilljar(),
+            learner: LearnerRef {
+                source_user_id: "u1".into(),
+                email: Email::try_from("ada@example.com".to_owned()).unwrap_or_else(|e| panic!("{e}")),
+                first_name: None,
+                last_name: None,
+            },
+            course: CourseRef {
+                id: "c1".into(),
+                title: Some("Onboarding".into()),
+                published_id: None,
+            },
+            enrolled_at: Some(t0),
+            completed_at: None,
+            percent: Some(40),
+            score: None,
+            observed_at: t0 + time::Duration::days(9),
+        };
+        let (id, facts) = Observed::from_progress(&reading);
+        assert_eq!(id.unique_key(), "skilljar:u1:c1");
+        let record = Enrollment::of(&facts).unwrap_or_else(|| panic!("no facts"));
+        assert_eq!(
+            (record.status, record.progress_percent),
+            (EnrollmentStatus::InProgress, Some(40))
+        );
+        assert_eq!(
+            record.last_activity_at, t0,
+            "reading the LMS is not the learner's activity"
+        );
+        assert_eq!(facts.iter().fold(record.clone(), |r, o| r.merge(o)), record);
+        let done = CourseProgressed {
+            completed_at: Some(t0 + time::Duration::days(3)),
+            percent: Some(100),
+            score: Some("91".into()),
+            ..reading
+        };
+        let (_, facts) = Observed::from_progress(&done);
+        let record = facts.iter().fold(record, |r, o| r.merge(o));
+        assert_eq!(
+            (record.status, record.score),
+            (EnrollmentStatus::Completed, Some(91.0))
         );
     }
 

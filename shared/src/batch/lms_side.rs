@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use sha2::Digest;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -79,12 +81,86 @@ pub(super) async fn page(
             remember.push((key, version, body));
         }
     }
+    changes.extend(record_drift(runner, &source, target, &found.learners).await?);
     Ok(Page {
         changes,
         remember,
         seen: found.learners.len() as u64,
         next: found.next,
     })
+}
+
+const RECORD: &str = "lms_to_ghl:learning_record";
+
+/// The learning records that differ from what the LMS reports of the page's learners (or that
+/// GHL has not been given yet: a debounced write, or a record never made), one change each. A
+/// record in step costs nothing: this compares with what the sync keeps, read in one batch.
+async fn record_drift(
+    runner: &BatchRunner,
+    source: &SourcePlatform,
+    target: &Target,
+    learners: &[LearnerActivity],
+) -> Result<Vec<Change>, BatchError> {
+    use crate::domain::CourseProgressed;
+    use crate::learning::{Enrollment, Observed};
+
+    if runner
+        .mapping
+        .learning_records
+        .as_ref()
+        .is_none_or(|r| !r.keeps(source))
+    {
+        return Ok(Vec::new());
+    }
+    let now = runner.clock.now();
+    let mut readings = Vec::new();
+    for a in learners {
+        for status in &a.courses {
+            let progress = CourseProgressed {
+                source: source.clone(),
+                learner: LearnerRef {
+                    source_user_id: a.user.id.clone(),
+                    email: a.user.email.clone(),
+                    first_name: a.user.first_name.clone(),
+                    last_name: a.user.last_name.clone(),
+                },
+                course: status.course.clone(),
+                enrolled_at: status.enrolled_at,
+                completed_at: status.completed_at,
+                percent: status.percent,
+                score: status.score.clone(),
+                observed_at: now,
+            };
+            let (id, facts) = Observed::from_progress(&progress);
+            readings.push((keys::learning_record(&target.location_id, &id), facts, progress));
+        }
+    }
+    let keys: Vec<String> = readings.iter().map(|(k, _, _)| k.clone()).collect();
+    let kept = runner.documents.get_many(&keys).await?;
+    let mut changes = Vec::new();
+    for (key, facts, progress) in readings {
+        let in_step = match kept.get(&key) {
+            Some(doc) => {
+                let kept: crate::worker::KeptRecord =
+                    serde_json::from_str(&doc.body).map_err(|e| BatchError::State(e.to_string()))?;
+                let merged = facts.iter().fold(kept.state.clone(), |r, o| r.merge(o));
+                merged == kept.state && kept.written.as_ref() == Some(&kept.state)
+            }
+            None => false,
+        };
+        if in_step {
+            continue;
+        }
+        // The same reading of the same record is one change, whenever it is queued.
+        let reading = serde_json::to_string(&Enrollment::of(&facts)).unwrap_or_default();
+        let digest = hex::encode(&sha2::Sha256::digest(format!("{key}\n{reading}"))[..12]);
+        changes.push(Change {
+            kind: RECORD,
+            idempotency_key: format!("batch:record:{digest}"),
+            event: SyncEvent::CourseProgressed(progress),
+        });
+    }
+    Ok(changes)
 }
 
 /// Stores a page's fingerprints, after its changes are queued (a crash in between only redoes

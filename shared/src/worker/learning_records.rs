@@ -23,7 +23,7 @@ use crate::telemetry::metric;
 
 /// What the sync keeps about one record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Kept {
+pub struct Kept {
     /// Everything observed, merged.
     pub state: Enrollment,
     /// What GHL was last given; absent before the first write (or after adopting a record whose
@@ -41,7 +41,7 @@ pub(crate) struct Kept {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Creating {
+pub struct Creating {
     pub event_id: String,
     pub until_ms: i64,
 }
@@ -70,6 +70,32 @@ pub(crate) async fn keep(
     id: &EnrollmentId,
     observed: &Observed,
 ) -> Result<Option<String>, SyncError> {
+    keep_all(
+        cx,
+        contact_id,
+        id,
+        std::slice::from_ref(observed),
+        Write::Debounced,
+    )
+    .await
+}
+
+/// Whether progress may wait for the debounce window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    Debounced,
+    /// Whatever GHL lacks goes now (the daily reconcile).
+    Now,
+}
+
+/// As [`keep`], for several facts at once.
+pub(crate) async fn keep_all(
+    cx: &Context<'_>,
+    contact_id: &str,
+    id: &EnrollmentId,
+    observed: &[Observed],
+    write: Write,
+) -> Result<Option<String>, SyncError> {
     let Some(config) = cx
         .mapping
         .learning_records
@@ -91,15 +117,18 @@ pub(crate) async fn keep(
     };
     let location_id = cx.ghl.location_id().await?;
     let key = keys::learning_record(&location_id, id);
+    let Some(fresh) = Enrollment::of(observed) else {
+        return Ok(None);
+    };
     let (mut kept, mut version) = match documents.get(&key).await? {
         Some(stored) => {
             let mut kept: Kept = serde_json::from_str(&stored.body).map_err(|e| corrupt(&key, e))?;
-            kept.state = kept.state.merge(observed);
+            kept.state = observed.iter().fold(kept.state, |r, o| r.merge(o));
             (kept, stored.version)
         }
         None => (
             Kept {
-                state: Enrollment::new(observed),
+                state: fresh,
                 written: None,
                 record_id: None,
                 associated: false,
@@ -177,7 +206,7 @@ pub(crate) async fn keep(
     let due = match &kept.written {
         None => true,
         Some(written) if *written == kept.state => false,
-        Some(written) if written.only_progress_differs(&kept.state) => {
+        Some(written) if write == Write::Debounced && written.only_progress_differs(&kept.state) => {
             kept.state.last_activity_at - written.last_activity_at >= window
         }
         Some(_) => true,

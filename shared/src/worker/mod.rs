@@ -10,10 +10,13 @@
 
 mod contact;
 mod contact_cache;
+pub mod course_progress;
 mod effects;
 pub mod ghl_changed;
 pub mod learner_created;
 mod learning_records;
+/// What the sync keeps about one learning record (the daily batch compares with it).
+pub use learning_records::Kept as KeptRecord;
 pub mod milestone;
 pub(crate) mod mirror;
 
@@ -392,6 +395,7 @@ impl SyncWorker {
             SyncEvent::TaskChanged(task) => task_changed::sync(&cx, task).await,
             SyncEvent::NoteAdded(note) => note_added::sync(&cx, note).await,
             SyncEvent::GhlChanged(change) => ghl_changed::sync(&cx, &envelope.event_id, change).await,
+            SyncEvent::CourseProgressed(progress) => course_progress::sync(&cx, progress).await,
         };
         match result {
             Ok(result) => {
