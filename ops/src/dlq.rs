@@ -147,6 +147,16 @@ pub async fn list(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<Vec<Park
         }
     }
     // Visible again at once: a listing changes nothing.
+    release(sqs, queue_url, receipts).await?;
+    Ok(all)
+}
+
+/// Makes received messages visible again at once (instead of after the visibility timeout).
+async fn release(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    receipts: impl IntoIterator<Item = String>,
+) -> Result<(), DlqError> {
     for receipt in receipts {
         sqs.change_message_visibility()
             .queue_url(queue_url)
@@ -156,7 +166,7 @@ pub async fn list(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<Vec<Park
             .await
             .map_err(|e| sqs_error("ChangeMessageVisibility", e))?;
     }
-    Ok(all)
+    Ok(())
 }
 
 /// What a redrive did (or, dry, would do).
@@ -232,14 +242,6 @@ pub async fn redrive(
         }
     }
     // The ones left parked are visible again at once.
-    for receipt in passed_over {
-        sqs.change_message_visibility()
-            .queue_url(dlq_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .map_err(|e| sqs_error("ChangeMessageVisibility", e))?;
-    }
+    release(sqs, dlq_url, passed_over).await?;
     Ok(report)
 }

@@ -239,16 +239,10 @@ impl EntityMap for DynamoTable {
         source: &SourcePlatform,
         source_user_id: &str,
     ) -> Result<Option<ContactLink>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(&keys::contact(source, source_user_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| PortError::new("entity map", describe(&e)))?;
-        Ok(output.item().and_then(|item| {
+        let item = self
+            .read_item("entity map", keys::contact(source, source_user_id))
+            .await?;
+        Ok(item.as_ref().and_then(|item| {
             Some(ContactLink {
                 source: source.clone(),
                 source_user_id: source_user_id.to_owned(),
@@ -274,16 +268,8 @@ impl EntityMap for DynamoTable {
     }
 
     async fn link(&self, key: &EntityKey) -> Result<Option<EntityLink>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(&keys::link(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| PortError::new("entity map", describe(&e)))?;
-        Ok(output.item().and_then(|item| {
+        let item = self.read_item("entity map", keys::link(key)).await?;
+        Ok(item.as_ref().and_then(|item| {
             Some(EntityLink {
                 key: key.clone(),
                 ghl_id: get_s(item, "ghl_id")?,
@@ -347,16 +333,10 @@ impl EntityMap for DynamoTable {
     }
 
     async fn mirror(&self, target: &str, contact_id: &str) -> Result<Option<LearnerMirror>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(&keys::mirror(target, contact_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| PortError::new("entity map", describe(&e)))?;
-        output.item().map(|item| mirror_of(&versioned(item))).transpose()
+        let item = self
+            .read_item("entity map", keys::mirror(target, contact_id))
+            .await?;
+        item.as_ref().map(|item| mirror_of(&versioned(item))).transpose()
     }
 
     async fn put_mirror(
@@ -379,6 +359,25 @@ impl EntityMap for DynamoTable {
 }
 
 impl DynamoTable {
+    /// The item under `key`, read consistently (every read here follows a write it must see);
+    /// `port` names the store in errors.
+    async fn read_item(
+        &self,
+        port: &'static str,
+        key: String,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(&key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| PortError::new(port, describe(&e)))?;
+        Ok(output.item)
+    }
+
     /// Stores `body` under `key` as version `read + 1` if the stored version is still `read` (0:
     /// none stored): the optimistic write of mirrors and batch documents. `false` when another
     /// writer got there first.
@@ -470,16 +469,8 @@ impl DynamoTable {
 #[async_trait]
 impl Documents for DynamoTable {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| PortError::new("documents", describe(&e)))?;
-        Ok(output.item().map(versioned))
+        let item = self.read_item("documents", key.to_owned()).await?;
+        Ok(item.as_ref().map(versioned))
     }
 
     async fn get_many(
@@ -606,16 +597,8 @@ impl SlotSchedule for DynamoTable {
     }
 
     async fn next_free(&self, key: &str) -> Result<Option<i64>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(&keys::slots(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| PortError::new("rate budget", describe(&e)))?;
-        Ok(output.item().and_then(|item| get_n(item, "next_slot_us")))
+        let item = self.read_item("rate budget", keys::slots(key)).await?;
+        Ok(item.as_ref().and_then(|item| get_n(item, "next_slot_us")))
     }
 }
 
