@@ -49,7 +49,7 @@ pub fn prism_url() -> String {
     env("PRISM_URL")
 }
 
-/// Lines of the Prism logs (contacts, oauth, locations) that report a request of ours violating
+/// Lines of the Prism logs (one per vendored spec file) that report a request of ours violating
 /// GHL's official contract.
 pub fn prism_violations() -> Vec<String> {
     env("PRISM_LOGS")
@@ -74,6 +74,19 @@ pub fn prism_oauth_url() -> String {
 
 pub fn prism_locations_url() -> String {
     env("PRISM_LOCATIONS_URL")
+}
+
+/// Prism serving `apps/objects.json`, `apps/associations.json` and `apps/custom-fields.json`.
+pub fn prism_objects_url() -> String {
+    env("PRISM_OBJECTS_URL")
+}
+
+pub fn prism_associations_url() -> String {
+    env("PRISM_ASSOCIATIONS_URL")
+}
+
+pub fn prism_custom_fields_url() -> String {
+    env("PRISM_CUSTOM_FIELDS_URL")
 }
 
 /// A fixed token for one location, for tests that exercise the client itself.

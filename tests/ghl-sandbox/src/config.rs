@@ -97,6 +97,9 @@ pub struct LocationConfig {
     pub authorization_codes: Vec<GrantSeed>,
     pub custom_fields: Vec<CustomFieldDef>,
     pub contacts: Vec<ContactSeed>,
+    /// The plan (and token) allow custom objects; `false`: every objects, custom-fields v2 and
+    /// associations request answers 401.
+    pub custom_objects: bool,
 }
 
 impl LocationConfig {
@@ -123,6 +126,7 @@ impl LocationConfig {
                 CustomFieldDef::new("DePt4mNx8QwL2rS6vYc3", "Department", "department", "TEXT"),
             ],
             contacts: Vec::new(),
+            custom_objects: true,
         }
     }
 

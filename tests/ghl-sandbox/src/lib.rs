@@ -35,6 +35,7 @@ pub mod kit;
 mod limits;
 mod model;
 mod oauth;
+mod objects;
 mod patch;
 mod routes;
 mod server;
@@ -59,6 +60,7 @@ pub use config::{
     LocationConfig, OAuthClientConfig, RateLimitConfig, SandboxConfig,
 };
 pub use model::{Contact, Note, Task};
+pub use objects::{Association, ObjectField, ObjectRecord, ObjectSchema, Relation};
 pub use state::SetupError;
 pub use stats::Stats;
 pub use webhooks::{WebhookConfig, WebhookDelivery, WebhookKey};
@@ -226,6 +228,54 @@ impl Sandbox {
         let state = self.shared.state();
         let loc = state.locations.get(location_id);
         loc.map(|loc| loc.custom_fields.clone()).unwrap_or_default()
+    }
+
+    /// The location's custom-object schemas, with their fields and folders.
+    pub fn object_schemas(&self, location_id: &str) -> Vec<ObjectSchema> {
+        let state = self.shared.state();
+        let loc = state.locations.get(location_id);
+        loc.map(|loc| loc.objects.schemas.clone()).unwrap_or_default()
+    }
+
+    /// The records of one custom object (`custom_objects.…`), in creation order.
+    pub fn records(&self, location_id: &str, object_key: &str) -> Vec<ObjectRecord> {
+        let state = self.shared.state();
+        let loc = state.locations.get(location_id);
+        loc.map(|loc| {
+            loc.objects
+                .records
+                .iter()
+                .filter(|r| r.object_key == object_key)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    pub fn associations(&self, location_id: &str) -> Vec<Association> {
+        let state = self.shared.state();
+        let loc = state.locations.get(location_id);
+        loc.map(|loc| loc.objects.associations.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every relation between records (a learning record and its contact, say).
+    pub fn relations(&self, location_id: &str) -> Vec<Relation> {
+        let state = self.shared.state();
+        let loc = state.locations.get(location_id);
+        loc.map(|loc| loc.objects.relations.clone()).unwrap_or_default()
+    }
+
+    /// Whether the location's plan (and token) allow custom objects; without, every objects,
+    /// custom-fields v2 and associations request answers 401.
+    pub fn set_custom_objects(&self, location_id: &str, available: bool) -> Result<(), SetupError> {
+        let mut state = self.shared.state();
+        let loc = state
+            .locations
+            .get_mut(location_id)
+            .ok_or_else(|| SetupError::UnknownLocation(location_id.into()))?;
+        loc.objects.available = available;
+        Ok(())
     }
 
     /// Whether a refresh token would still be accepted (seeded or issued, and unused).

@@ -11,6 +11,7 @@ use crate::config::{ContactSeed, CustomFieldDef, OAuthClientConfig, SandboxConfi
 use crate::error::{ApiError, FORBIDDEN_LOCATION};
 use crate::limits::Limiter;
 use crate::model::{Contact, Note, Task, truncate_ms};
+use crate::objects::Objects;
 use crate::patch::{ContactPatch, WriteKind};
 use crate::store::ContactStore;
 
@@ -51,6 +52,7 @@ pub(crate) struct LocationState {
     pub(crate) notes: HashMap<String, Vec<Note>>,
     pub(crate) events: HashMap<String, Vec<Value>>,
     pub(crate) limiter: Limiter,
+    pub(crate) objects: Objects,
 }
 
 /// Why a configuration or seeding call was refused.
@@ -101,6 +103,7 @@ impl State {
                     notes: HashMap::new(),
                     events: HashMap::new(),
                     limiter: Limiter::new(config.rate_limits.clone(), start),
+                    objects: Objects::new(loc.custom_objects),
                 },
             );
             for pit in &loc.private_integration_tokens {

@@ -171,6 +171,33 @@ impl Outbox {
     }
 
     /// `TaskCreate`, `TaskComplete`, `TaskDelete`.
+    /// `RecordCreate` / `RecordUpdate`: the record's properties as `[{key, valueString}]`.
+    pub(crate) fn record(
+        &self,
+        event_type: &'static str,
+        location_id: &str,
+        record: &crate::objects::ObjectRecord,
+    ) {
+        let properties: Vec<Value> = record
+            .properties
+            .iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                json!({ "key": key, "valueString": text })
+            })
+            .collect();
+        let fields = json!({
+            "id": record.id,
+            "owners": [],
+            "followers": [],
+            "properties": properties,
+        });
+        self.emit(event_type, location_id, fields);
+    }
+
     pub(crate) fn task(&self, event_type: &'static str, location_id: &str, task: &Task) {
         let mut fields = json!({
             "id": task.id,

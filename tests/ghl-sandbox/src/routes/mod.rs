@@ -4,6 +4,7 @@ mod appointments;
 mod contacts;
 mod locations;
 mod notes;
+mod objects;
 mod search;
 mod tags;
 mod tasks;
@@ -67,6 +68,42 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/locations/{locationId}/customFields/{id}",
             get(locations::custom_field),
         )
+        .route(
+            "/objects/",
+            get(objects::list_schemas).post(objects::create_schema),
+        )
+        .route(
+            "/objects/{key}",
+            get(objects::get_schema).put(objects::update_schema),
+        )
+        .route("/objects/{key}/records", post(objects::create_record))
+        .route("/objects/{key}/records/search", post(objects::search_records))
+        .route(
+            "/objects/{key}/records/{id}",
+            get(objects::get_record)
+                .put(objects::update_record)
+                .delete(objects::delete_record),
+        )
+        .route("/custom-fields/", post(objects::create_field))
+        .route("/custom-fields/folder", post(objects::create_folder))
+        .route(
+            "/custom-fields/object-key/{objectKey}",
+            get(objects::fields_of_object),
+        )
+        .route(
+            "/associations/",
+            get(objects::list_associations).post(objects::create_association),
+        )
+        .route("/associations/relations", post(objects::create_relation))
+        .route(
+            "/associations/relations/{id}",
+            get(objects::relations_of_record).delete(objects::delete_relation),
+        )
+        .route(
+            "/associations/objectKey/{objectKey}",
+            get(objects::associations_of_object),
+        )
+        .route("/associations/key/{key}", get(objects::association_by_key))
         .route_layer(from_fn_with_state(shared.clone(), gate::resource));
     let oauth = Router::new()
         .route("/oauth/token", post(oauth::token))

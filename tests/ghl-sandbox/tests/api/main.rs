@@ -8,5 +8,6 @@ mod contacts;
 mod faults;
 mod limits;
 mod oauth;
+mod objects;
 mod search;
 mod webhooks;
