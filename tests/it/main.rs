@@ -10,6 +10,7 @@ mod ghl_events;
 mod ghl_to_lms;
 mod ingest;
 mod ingest_triggers;
+mod learning_records;
 mod lms_clients;
 mod oauth;
 mod observability;

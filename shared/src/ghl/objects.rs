@@ -90,11 +90,14 @@ impl Association {
     }
 }
 
+/// The contract names one association as the answer of `GET /associations/objectKey/{key}`,
+/// though an object may have several: a list, bare or wrapped, is read too.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum AssociationList {
     Wrapped { associations: Vec<Association> },
     Bare(Vec<Association>),
+    One(Association),
 }
 
 /// One link between two records.
@@ -345,6 +348,7 @@ impl GhlClient {
             .await?;
         Ok(match answer {
             AssociationList::Wrapped { associations } | AssociationList::Bare(associations) => associations,
+            AssociationList::One(association) => vec![association],
         })
     }
 

@@ -203,18 +203,22 @@ pub(crate) async fn keep_all(
         done.push("linked");
     }
     let window = time::Duration::seconds(i64::try_from(config.debounce_seconds).unwrap_or(i64::MAX));
+    let properties = object.properties(id, &kept.state);
     let due = match &kept.written {
         None => true,
         Some(written) if *written == kept.state => false,
+        // What GHL shows would not change (its dates are days): nothing to write.
+        Some(written) if object.properties(id, written) == properties => {
+            kept.written = Some(kept.state.clone());
+            false
+        }
         Some(written) if write == Write::Debounced && written.only_progress_differs(&kept.state) => {
             kept.state.last_activity_at - written.last_activity_at >= window
         }
         Some(_) => true,
     };
     if due {
-        cx.ghl
-            .update_record(&object.key, &record_id, &object.properties(id, &kept.state))
-            .await?;
+        cx.ghl.update_record(&object.key, &record_id, &properties).await?;
         metric::count(metric::EFFECTS_APPLIED, Some(("Effect", "LearningRecordUpdated")));
         kept.written = Some(kept.state.clone());
         done.push("updated");
