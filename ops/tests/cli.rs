@@ -25,7 +25,7 @@ fn text(bytes: &[u8]) -> String {
 fn help_lists_the_commands_and_wrong_usage_exits_2() {
     let help = ops(&["--help"], &[]);
     assert_eq!(help.status.code(), Some(0));
-    for command in ["dlq", "webhook"] {
+    for command in ["dlq", "webhook", "schema"] {
         assert!(text(&help.stdout).contains(command), "{}", text(&help.stdout));
     }
     let redrive = ops(&["dlq", "redrive", "--help"], &[]);

@@ -435,3 +435,139 @@ async fn every_objects_endpoint_conforms_to_ghls_contract() -> Result<(), lms_gh
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn the_daily_batch_backfills_records_repairs_drift_and_then_queues_nothing() {
+    use integration_tests::batch::{batch_with_mapping, talentlms_client};
+    use lms_ghl::batch::{BatchReport, BatchRequest, BatchTuning, JobKind, Mode};
+    use lms_ghl::lms::LmsAccount;
+    use lms_sandbox::Platform;
+
+    let b = batch_with_mapping("[learning_records]\nproviders = [\"talentlms\"]\n").await;
+    client_with_token(&b.ghl.url(), &b.deployment.ghl_token)
+        .install_enrollment_object(
+            &EnrollmentObject::new("course_enrollments", RecordField::ALL),
+            false,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("install: {e}"));
+    let ada = b
+        .lms
+        .seed_talentlms_user("ada@example.com", "Ada", "Lovelace")
+        .unwrap_or_else(|e| panic!("{e}"));
+    talentlms_client(&b.lms.base_url(Platform::TalentLms))
+        .enroll(&ada.id.to_string(), "101")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.lms
+        .set_talentlms_progress(ada.id, 101, 40)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let runner = b.runner(BatchTuning::default()).await;
+    let reconcile = BatchRequest {
+        job: JobKind::Reconcile,
+        target: "talent".into(),
+        mode: Mode::Run,
+        since: None,
+        run_id: None,
+    };
+    let run = || async {
+        let report = runner
+            .run(
+                &reconcile,
+                tokio::time::Instant::now() + std::time::Duration::from_secs(300),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        match report {
+            BatchReport::Finished { summary } => summary,
+            other => panic!("not finished: {other:?}"),
+        }
+    };
+    let records_queued = |summary: &lms_ghl::batch::RunSummary| {
+        summary
+            .changes
+            .get("lms_to_ghl:learning_record")
+            .copied()
+            .unwrap_or(0)
+    };
+
+    // A learner whose enrollment no webhook announced: the record is made from the LMS's reading.
+    let first = run().await;
+    assert_eq!(records_queued(&first), 1, "{first:?}");
+    b.drain().await;
+    let records = b.ghl.records(LOC, KEY);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = &records[0].properties;
+    assert_eq!(record["status"], "in_progress");
+    assert_eq!(record["progress_percent"], 40);
+    assert_eq!(record["lms"], "talentlms");
+    assert_eq!(b.ghl.relations(LOC).len(), 1);
+
+    // In step: the next reconcile queues no record change and writes nothing.
+    b.ghl.reset_stats();
+    let second = run().await;
+    assert_eq!(records_queued(&second), 0, "{second:?}");
+    b.drain().await;
+    assert_eq!(calls(&b.ghl, "PUT", "/objects/{key}/records/{id}"), 0);
+
+    // Completed in the LMS without a webhook: the next reconcile repairs the record.
+    b.lms
+        .set_talentlms_progress(ada.id, 101, 100)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let third = run().await;
+    assert_eq!(records_queued(&third), 1, "{third:?}");
+    b.drain().await;
+    let records = b.ghl.records(LOC, KEY);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].properties["status"], "completed");
+    assert_eq!(records[0].properties["progress_percent"], 100);
+    assert_eq!(records_queued(&run().await), 0);
+}
+
+#[tokio::test]
+async fn the_ops_schema_install_and_config_check_see_each_location_as_the_worker_does() {
+    let (ghl, deployment, _client) = setup().await;
+    let settings = deployment.worker_settings(&ghl.url(), MAPPING, vec![deployment.ghl_secret_id.clone()]);
+    let check = |settings| {
+        let sdk = deployment.sdk.clone();
+        async move {
+            let findings = lms_ghl::app::check_config(&settings, &sdk)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            ops::config::describe(&findings)
+        }
+    };
+    let before = check(settings.clone()).await;
+    assert!(
+        before.contains(&format!(
+            "PROBLEM    location {LOC}: learning records off: custom object {KEY} is not installed"
+        )),
+        "{before}"
+    );
+
+    let planned = lms_ghl::app::install_learning_records(&settings, &deployment.sdk, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(planned.len(), 1);
+    assert!(ghl.object_schemas(LOC).is_empty(), "--dry-run creates nothing");
+    let done = lms_ghl::app::install_learning_records(&settings, &deployment.sdk, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let steps = done[0].1.as_ref().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        steps.len(),
+        planned[0].1.as_ref().map(Vec::len).unwrap_or_default()
+    );
+    let again = lms_ghl::app::install_learning_records(&settings, &deployment.sdk, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(again[0].1.as_ref().is_ok_and(Vec::is_empty), "{again:?}");
+
+    let after = check(settings).await;
+    assert!(
+        after.contains(&format!(
+            "ok         location {LOC} has custom object {KEY} with its 12 field(s), linked to contacts"
+        )),
+        "{after}"
+    );
+}

@@ -38,10 +38,11 @@ enum FailPointGuard {
     Alone(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'static, ()>),
 }
 
-fn mapping(suffix: &str) -> String {
+fn mapping(suffix: &str, extra: &str) -> String {
     let bundled = read_root_file("config/mapping.toml");
     format!(
         r#"{bundled}
+{extra}
 [providers.trainual]
 tags = ["trainual"]
 
@@ -71,15 +72,21 @@ pub async fn batch() -> Batch {
 /// A deployment for a test that sets fail points: no other batch test runs meanwhile.
 pub async fn batch_alone() -> Batch {
     let guard = FailPointGuard::Alone(FAIL_POINTS.write().await);
-    start(SandboxConfig::default(), guard).await
+    start(SandboxConfig::default(), guard, "").await
 }
 
 pub async fn batch_with(ghl_config: SandboxConfig) -> Batch {
     let guard = FailPointGuard::Shared(FAIL_POINTS.read().await);
-    start(ghl_config, guard).await
+    start(ghl_config, guard, "").await
 }
 
-async fn start(ghl_config: SandboxConfig, fail_points: FailPointGuard) -> Batch {
+/// The same with `extra` mapping text (a `[learning_records]` section, say) before the targets.
+pub async fn batch_with_mapping(extra: &str) -> Batch {
+    let guard = FailPointGuard::Shared(FAIL_POINTS.read().await);
+    start(SandboxConfig::default(), guard, extra).await
+}
+
+async fn start(ghl_config: SandboxConfig, fail_points: FailPointGuard, extra: &str) -> Batch {
     let deployment = Deployment::new().await;
     let ghl = Sandbox::start(ghl_config)
         .await
@@ -103,7 +110,7 @@ async fn start(ghl_config: SandboxConfig, fail_points: FailPointGuard) -> Batch 
         )
         .await;
     let mapping_file = std::env::temp_dir().join(format!("{suffix}-batch-mapping.toml"));
-    std::fs::write(&mapping_file, mapping(&suffix)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&mapping_file, mapping(&suffix, extra)).unwrap_or_else(|e| panic!("{e}"));
     let mut settings = deployment.batch_settings(&ghl.url(), "config/mapping.toml");
     settings.api.mapping_file = Some(mapping_file);
     settings.api.lms_base_urls = [
@@ -262,6 +269,26 @@ pub async fn in_step(b: &Batch, n: usize) -> Vec<(String, u64)> {
         pairs.push((contact.id.clone(), user.id));
     }
     pairs
+}
+
+/// A TalentLMS client of the sandbox's account without a rate budget (a test's own changes on
+/// the LMS side, made as a person would).
+pub fn talentlms_client(base_url: &str) -> lms_ghl::lms::TalentLmsClient {
+    let secret = format!(r#"{{"domain":"sandbox","apiKey":"{DEFAULT_TALENTLMS_API_KEY}"}}"#);
+    lms_ghl::lms::TalentLmsClient::new(
+        &lms_ghl::lms::LmsConfig {
+            base_url: Some(base_url.to_owned()),
+            retry: Default::default(),
+        },
+        reqwest::Client::new(),
+        lms_ghl::secrets::CachedSecret::new(
+            std::sync::Arc::new(lms_ghl::memory::MemorySecrets::default().with("t", &secret)),
+            "t",
+            std::time::Duration::from_secs(60),
+        ),
+        std::sync::Arc::new(lms_ghl::http::Unlimited),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A Trainual client of the sandbox's account without a rate budget: a test's own changes on the

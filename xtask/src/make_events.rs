@@ -58,6 +58,7 @@ const SAMPLES: &[(&str, &[(&str, &str)])] = &[
             ("ghl", "task_create"),
             ("ghl", "task_complete"),
             ("ghl", "task_delete"),
+            ("ghl", "record_update"),
             ("ghl", "appointment_create"),
             ("ghl", WORKFLOW_FIXTURE),
         ],

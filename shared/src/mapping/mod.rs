@@ -71,6 +71,28 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_learning_records_example_is_valid_once_uncommented() -> Result<(), String> {
+        let start = BUNDLED
+            .find("# [learning_records]")
+            .ok_or("no learning records example")?;
+        let uncommented: String = BUNDLED[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| !l.starts_with(' '))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mapping = Mapping::parse(&format!("{}{uncommented}", &BUNDLED[..start]))?;
+        let records = mapping.learning_records.ok_or("not parsed")?;
+        assert_eq!(records.object().key, "custom_objects.course_enrollments");
+        assert_eq!(
+            records.object().fields.len(),
+            crate::learning::RecordField::ALL.len()
+        );
+        assert_eq!(records.debounce_seconds, 300);
+        Ok(())
+    }
+
+    #[test]
     fn the_bundled_file_documents_every_placeholder() {
         for placeholder in Placeholder::ALL {
             let written = format!("{{{}}}", placeholder.name());
