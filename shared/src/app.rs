@@ -119,6 +119,28 @@ async fn learning_record_findings(mapping: &Mapping, ghl: &GhlClients) -> Vec<Fi
     findings
 }
 
+/// The worker's cold-start look at each location's learning-record object (cached by the client
+/// for the events to come, so it costs no extra call): a location that cannot take records is
+/// named in the log, and keeps syncing everything else. A transient error is retried by the first
+/// event that needs the answer.
+async fn log_learning_record_readiness(mapping: &Mapping, ghl: &GhlClients) {
+    let Some(records) = &mapping.learning_records else {
+        return;
+    };
+    let object = records.object();
+    for (location_id, client) in ghl.locations() {
+        match client.enrollment_readiness(&object).await {
+            Ok(crate::ghl::enrollments::Readiness::Ready { .. }) => {
+                tracing::info!(location_id, object = %object.key, "learning records on");
+            }
+            Ok(crate::ghl::enrollments::Readiness::Off(why)) => {
+                tracing::warn!(location_id, why = %why, "learning records off in this location");
+            }
+            Err(e) => tracing::warn!(location_id, error = %e, "learning records: object not readable yet"),
+        }
+    }
+}
+
 /// Installs (or with `dry_run`, lists) what each location lacks of the mapping's learning-record
 /// object: the `schema install` command.
 pub async fn install_learning_records(
@@ -337,6 +359,7 @@ pub async fn sync_worker(
     sdk: &aws_config::SdkConfig,
 ) -> Result<SyncWorker, StartupError> {
     let apis = apis(settings, sdk, None).await?;
+    log_learning_record_readiness(&apis.mapping, &apis.ghl).await;
     Ok(SyncWorker::new(
         apis.ghl,
         apis.table.clone(),

@@ -443,7 +443,7 @@ async fn the_daily_batch_backfills_records_repairs_drift_and_then_queues_nothing
     use lms_ghl::lms::LmsAccount;
     use lms_sandbox::Platform;
 
-    let b = batch_with_mapping("[learning_records]\nproviders = [\"talentlms\"]\n").await;
+    let mut b = batch_with_mapping("[learning_records]\nproviders = [\"talentlms\"]\n").await;
     client_with_token(&b.ghl.url(), &b.deployment.ghl_token)
         .install_enrollment_object(
             &EnrollmentObject::new("course_enrollments", RecordField::ALL),
@@ -451,6 +451,15 @@ async fn the_daily_batch_backfills_records_repairs_drift_and_then_queues_nothing
         )
         .await
         .unwrap_or_else(|e| panic!("install: {e}"));
+    // A worker started after the install (its cold start found the object missing before).
+    b.worker = b
+        .deployment
+        .worker_with_settings(lms_ghl::config::WorkerSettings {
+            dead_letter_queue_url: b.deployment.dlq_url.clone(),
+            background: false,
+            ..b.settings.api.clone()
+        })
+        .await;
     let ada = b
         .lms
         .seed_talentlms_user("ada@example.com", "Ada", "Lovelace")
@@ -522,6 +531,45 @@ async fn the_daily_batch_backfills_records_repairs_drift_and_then_queues_nothing
     assert_eq!(records[0].properties["status"], "completed");
     assert_eq!(records[0].properties["progress_percent"], 100);
     assert_eq!(records_queued(&run().await), 0);
+
+    // A person sets the record to expired in GHL: the enrollment ends in TalentLMS, once; GHL's
+    // next webhook about it (or the sync's own write coming back) changes nothing.
+    let expired = SyncEvent::GhlChanged(lms_ghl::domain::GhlChange {
+        location_id: LOC.into(),
+        contact_id: None,
+        change: lms_ghl::domain::GhlChangeKind::RecordUpdated {
+            record_id: records[0].id.clone(),
+            properties: [
+                ("enrollment_key".to_owned(), format!("talentlms:{}:101", ada.id)),
+                ("status".to_owned(), "expired".to_owned()),
+            ]
+            .into(),
+        },
+        contact: None,
+        occurred_at: OffsetDateTime::now_utc() + std::time::Duration::from_secs(5),
+    });
+    let enrolled = |b: &integration_tests::batch::Batch| {
+        b.lms
+            .talentlms_enrollments()
+            .iter()
+            .any(|e| e.user_id == ada.id && e.course_id == 101)
+    };
+    assert!(enrolled(&b));
+    sync_all(
+        &b.worker,
+        b.deployment.queue_event("expired-1", expired.clone()).await,
+    )
+    .await;
+    assert!(!enrolled(&b), "the enrollment was ended in TalentLMS");
+    let writes = b.lms_writes(Platform::TalentLms);
+    sync_all(&b.worker, b.deployment.queue_event("expired-2", expired).await).await;
+    assert_eq!(
+        b.lms_writes(Platform::TalentLms),
+        writes,
+        "an echo writes nothing"
+    );
+    let parked = b.deployment.receive(&b.deployment.dlq_url).await;
+    assert!(parked.is_empty(), "{parked:?}");
 }
 
 #[tokio::test]

@@ -156,11 +156,16 @@ pub enum Readiness {
     Off(String),
 }
 
-/// What one location's client has found out, by object key.
+/// What one location's client has found out, by object key, and when. `Ready` holds for the
+/// process; `Off` is asked again after [`OFF_RECHECK`], so an install made after a cold start is
+/// taken up within minutes rather than at the next cold start.
 #[derive(Default)]
 pub(crate) struct ReadinessCache {
-    by_key: RwLock<HashMap<String, Readiness>>,
+    by_key: RwLock<HashMap<String, (Readiness, tokio::time::Instant)>>,
 }
+
+/// How long an `Off` answer is trusted (two reads per location each time it runs out).
+pub const OFF_RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// One step of an install, done or (in a dry run) to be done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,15 +298,22 @@ impl GhlClient {
     }
 
     /// Whether this location can take records of `object`: installed with every field the
-    /// mapping fills and linked to contacts. Asked once per cold start (two calls); a location
-    /// without custom objects is `Off`, not an error.
+    /// mapping fills and linked to contacts. Asked once per cold start (two calls), and again
+    /// every [`OFF_RECHECK`] while the answer is `Off`; a location without custom objects is
+    /// `Off`, not an error.
     pub async fn enrollment_readiness(&self, object: &EnrollmentObject) -> Result<Readiness, GhlError> {
         let cache = &self.readiness_cache().by_key;
-        if let Some(known) = cache.read().await.get(&object.key) {
-            return Ok(known.clone());
+        if let Some((known, at)) = cache.read().await.get(&object.key) {
+            let fresh = matches!(known, Readiness::Ready { .. }) || at.elapsed() < OFF_RECHECK;
+            if fresh {
+                return Ok(known.clone());
+            }
         }
         let readiness = self.find_readiness(object).await?;
-        cache.write().await.insert(object.key.clone(), readiness.clone());
+        cache.write().await.insert(
+            object.key.clone(),
+            (readiness.clone(), tokio::time::Instant::now()),
+        );
         Ok(readiness)
     }
 
