@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use ghl_sandbox::{ContactSeed, SandboxConfig};
+use ghl_sandbox::{ContactSeed, FaultConfig, SandboxConfig};
 use serde_json::{Value, json};
 
 use crate::common::{Client, LOC, start};
@@ -467,4 +467,38 @@ async fn custom_object_calls_spend_the_locations_budget_and_are_counted() {
     assert_eq!(stats.route("GET", "/associations/"), 1);
     assert_eq!(stats.route("GET", "/custom-fields/object-key/{objectKey}"), 1);
     assert_eq!(stats.route("POST", "/objects/{key}/records/search"), 3);
+}
+
+#[tokio::test]
+async fn injected_faults_reach_custom_object_calls_and_change_nothing() {
+    let sandbox = start(SandboxConfig::default()).await;
+    let client = Client::new(&sandbox);
+    install(&client).await;
+    sandbox
+        .set_faults(FaultConfig {
+            rate_5xx: 1.0,
+            ..FaultConfig::default()
+        })
+        .unwrap();
+    let refused = client
+        .post(
+            &format!("/objects/{KEY}/records"),
+            json!({"locationId": LOC, "properties": {"enrollment_key": "k1"}}),
+        )
+        .await;
+    assert!([500, 502, 503].contains(&refused.status), "{}", refused.body);
+    assert_eq!(refused.body["statusCode"], refused.status);
+    assert!(sandbox.records(LOC, KEY).is_empty());
+    assert_eq!(sandbox.stats().injected_5xx, 1);
+    assert_eq!(sandbox.stats().route("POST", "/objects/{key}/records"), 1);
+
+    sandbox.set_faults(FaultConfig::default()).unwrap();
+    let created = client
+        .post(
+            &format!("/objects/{KEY}/records"),
+            json!({"locationId": LOC, "properties": {"enrollment_key": "k1"}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(sandbox.records(LOC, KEY).len(), 1);
 }
