@@ -1,8 +1,10 @@
 //! Harness for the integration tests: a fresh set of AWS resources per test on moto server, the
 //! real services built the way the Lambda binaries build them, and Prism's request log.
 //!
-//! `scripts/test` starts moto and Prism and exports `AWS_ENDPOINT_URL`, `PRISM_URL` and
-//! `PRISM_LOGS`; run the tests through it.
+//! `scripts/test` starts moto and one Prism per vendored spec file and exports
+//! `AWS_ENDPOINT_URL`, `PRISM_URL` (contacts), `PRISM_OAUTH_URL`, `PRISM_LOCATIONS_URL`,
+//! `PRISM_OBJECTS_URL`, `PRISM_ASSOCIATIONS_URL`, `PRISM_CUSTOM_FIELDS_URL` and `PRISM_LOGS`;
+//! run the tests through it.
 
 pub mod aws_faults;
 pub mod batch;
@@ -67,24 +69,27 @@ pub fn prism_violations() -> Vec<String> {
         .collect()
 }
 
-/// Prism serving `apps/oauth.json` and `apps/locations.json`.
+/// Prism serving `apps/oauth.json`.
 pub fn prism_oauth_url() -> String {
     env("PRISM_OAUTH_URL")
 }
 
+/// Prism serving `apps/locations.json`.
 pub fn prism_locations_url() -> String {
     env("PRISM_LOCATIONS_URL")
 }
 
-/// Prism serving `apps/objects.json`, `apps/associations.json` and `apps/custom-fields.json`.
+/// Prism serving `apps/objects.json` (schemas and records).
 pub fn prism_objects_url() -> String {
     env("PRISM_OBJECTS_URL")
 }
 
+/// Prism serving `apps/associations.json` (associations and relations).
 pub fn prism_associations_url() -> String {
     env("PRISM_ASSOCIATIONS_URL")
 }
 
+/// Prism serving `apps/custom-fields.json` (custom fields v2: a custom object's fields).
 pub fn prism_custom_fields_url() -> String {
     env("PRISM_CUSTOM_FIELDS_URL")
 }

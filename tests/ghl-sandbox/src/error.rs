@@ -19,6 +19,9 @@ pub(crate) enum ApiError {
     },
     #[error("401 {0}")]
     Unauthorized(&'static str),
+    /// A token (or plan) without the scope the endpoint needs: `{statusCode, message}` only.
+    #[error("401 {0}")]
+    NoScope(&'static str),
     #[error("403 {0}")]
     Forbidden(&'static str),
     #[error("404 {0}")]
@@ -76,6 +79,10 @@ impl ApiError {
             Self::Unauthorized(message) => (
                 StatusCode::UNAUTHORIZED,
                 json!({"statusCode": 401, "message": message, "error": "Unauthorized"}),
+            ),
+            Self::NoScope(message) => (
+                StatusCode::UNAUTHORIZED,
+                json!({"statusCode": 401, "message": message}),
             ),
             Self::Forbidden(message) => (
                 StatusCode::FORBIDDEN,

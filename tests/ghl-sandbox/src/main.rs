@@ -32,14 +32,16 @@ usage: ghl-sandbox [options]
   --auth-code CODE         an authorization code for the first OAuth client; repeatable
   --token-ttl SECS         access token lifetime (default 86399)
   --contacts N             seed N demo contacts
+  --no-custom-objects      the location's plan has no custom objects: every /objects,
+                           /custom-fields and /associations request answers 401
   --quiet                  do not log requests
   --webhook-url URL        send GHL's webhooks (signed x-ghl-signature) to URL when contacts, tags,
-                           tasks or notes change; needs --webhook-key-file
+                           tasks, notes or custom-object records change; needs --webhook-key-file
   --webhook-key-file PATH  the Ed25519 private key (PKCS#8 PEM) that signs them in place of GHL's
 
 Every flag may also be set as GHL_SANDBOX_<FLAG> in the environment (comma-separated when repeatable).";
 
-const FLAGS: [&str; 20] = [
+const FLAGS: [&str; 21] = [
     "port",
     "location",
     "token",
@@ -57,6 +59,7 @@ const FLAGS: [&str; 20] = [
     "auth-code",
     "token-ttl",
     "contacts",
+    "no-custom-objects",
     "quiet",
     "webhook-url",
     "webhook-key-file",
@@ -106,7 +109,7 @@ async fn wait_for_signal() {
 
 const SPEC: FlagSpec = FlagSpec {
     names: &FLAGS,
-    switches: &["quiet"],
+    switches: &["quiet", "no-custom-objects"],
     env_prefix: "GHL_SANDBOX_",
 };
 
@@ -176,6 +179,7 @@ fn location(opts: &Flags, config: &SandboxConfig) -> Result<LocationConfig, Stri
     let client = client.unwrap_or_default();
     location.refresh_tokens = grants[0].iter().map(|t| GrantSeed::new(client, t)).collect();
     location.authorization_codes = grants[1].iter().map(|c| GrantSeed::new(client, c)).collect();
+    location.custom_objects = !opts.switch("no-custom-objects");
     let demo: usize = opts.number("contacts")?.unwrap_or(0);
     location.contacts = (1..=demo)
         .map(|i| ContactSeed {
@@ -231,6 +235,8 @@ mod tests {
         );
         assert_eq!(c.locations[0].refresh_tokens, vec![GrantSeed::new("cid", "rt-1")]);
         assert!(!c.log_requests);
+        assert!(c.locations[0].custom_objects);
+        assert!(!build(&["--no-custom-objects"]).locations[0].custom_objects);
     }
 
     #[test]

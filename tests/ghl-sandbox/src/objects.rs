@@ -25,6 +25,7 @@ pub struct ObjectSchema {
     pub fields: Vec<ObjectField>,
     pub folders: Vec<(String, String)>,
     pub date_added: OffsetDateTime,
+    pub date_updated: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,7 +117,7 @@ impl ObjectSchema {
             "primaryDisplayProperty": self.primary,
             "searchableProperties": self.searchable,
             "dateAdded": iso_ms(self.date_added),
-            "dateUpdated": iso_ms(self.date_added),
+            "dateUpdated": iso_ms(self.date_updated),
             "type": "USER_DEFINED",
         })
     }
@@ -135,6 +136,9 @@ pub struct ObjectRecord {
     pub object_key: String,
     /// By short key.
     pub properties: Map<String, Value>,
+    /// User ids (`owner` in GHL's bodies, `owners` in its webhooks).
+    pub owners: Vec<String>,
+    pub followers: Vec<String>,
     pub date_added: OffsetDateTime,
     pub date_updated: OffsetDateTime,
 }
@@ -143,8 +147,8 @@ impl ObjectRecord {
     pub(crate) fn to_json(&self, location_id: &str) -> Value {
         json!({
             "id": self.id,
-            "owner": [],
-            "followers": [],
+            "owner": self.owners,
+            "followers": self.followers,
             "properties": self.properties,
             "locationId": location_id,
             "objectKey": self.object_key,

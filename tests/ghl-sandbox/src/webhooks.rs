@@ -170,7 +170,6 @@ impl Outbox {
         self.emit(event_type, location_id, fields);
     }
 
-    /// `TaskCreate`, `TaskComplete`, `TaskDelete`.
     /// `RecordCreate` / `RecordUpdate`: the record's properties as `[{key, valueString}]`.
     pub(crate) fn record(
         &self,
@@ -191,13 +190,14 @@ impl Outbox {
             .collect();
         let fields = json!({
             "id": record.id,
-            "owners": [],
-            "followers": [],
+            "owners": record.owners,
+            "followers": record.followers,
             "properties": properties,
         });
         self.emit(event_type, location_id, fields);
     }
 
+    /// `TaskCreate`, `TaskComplete`, `TaskDelete`.
     pub(crate) fn task(&self, event_type: &'static str, location_id: &str, task: &Task) {
         let mut fields = json!({
             "id": task.id,

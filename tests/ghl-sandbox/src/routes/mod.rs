@@ -68,6 +68,22 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/locations/{locationId}/customFields/{id}",
             get(locations::custom_field),
         )
+        .merge(custom_objects(&shared))
+        .route_layer(from_fn_with_state(shared.clone(), gate::resource));
+    let oauth = Router::new()
+        .route("/oauth/token", post(oauth::token))
+        .route_layer(from_fn_with_state(shared.clone(), gate::token));
+    resources
+        .merge(oauth)
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .with_state(shared)
+}
+
+/// Custom objects, their fields (custom fields v2) and associations: behind `objects::scope`,
+/// which answers 401 for a location without custom objects.
+fn custom_objects(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+    Router::new()
         .route(
             "/objects/",
             get(objects::list_schemas).post(objects::create_schema),
@@ -104,15 +120,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(objects::associations_of_object),
         )
         .route("/associations/key/{key}", get(objects::association_by_key))
-        .route_layer(from_fn_with_state(shared.clone(), gate::resource));
-    let oauth = Router::new()
-        .route("/oauth/token", post(oauth::token))
-        .route_layer(from_fn_with_state(shared.clone(), gate::token));
-    resources
-        .merge(oauth)
-        .fallback(not_found)
-        .method_not_allowed_fallback(not_found)
-        .with_state(shared)
+        .route_layer(from_fn_with_state(shared.clone(), objects::scope))
 }
 
 /// NestJS's answer for a route it does not have.

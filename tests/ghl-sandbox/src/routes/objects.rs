@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -22,7 +24,30 @@ use crate::objects::{
 use crate::server::Shared;
 use crate::state::State as SandboxState;
 
-const NO_SCOPE: &str = "The token is not authorized for this scope.";
+/// GHL's answer to a token without the scope an endpoint needs.
+pub(crate) const NO_SCOPE: &str = "The token is not authorized for this scope.";
+
+/// Layer on every `/objects`, `/custom-fields` and `/associations` route, inside the gate (so the
+/// request was authenticated and spent its budget, as any request GHL's edge lets through): a
+/// location without custom objects answers 401 before its body or query is looked at, the way
+/// NestJS guards run before validation.
+pub(crate) async fn scope(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let available = shared
+        .state()
+        .locations
+        .get(&caller.location_id)
+        .is_some_and(|loc| loc.objects.available);
+    if available {
+        next.run(req).await
+    } else {
+        ApiError::NoScope(NO_SCOPE).into_response()
+    }
+}
 
 /// The caller's location's objects, if its plan has them.
 fn objects<'a>(state: &'a mut SandboxState, caller: &Caller) -> Result<&'a mut Objects, ApiError> {
@@ -30,7 +55,34 @@ fn objects<'a>(state: &'a mut SandboxState, caller: &Caller) -> Result<&'a mut O
     if loc.objects.available {
         Ok(&mut loc.objects)
     } else {
-        Err(ApiError::Unauthorized(NO_SCOPE))
+        Err(ApiError::NoScope(NO_SCOPE))
+    }
+}
+
+/// `owner` / `followers` of a record body: arrays of user ids (GHL allows 1 owner, 10 followers).
+fn user_ids(body: &Object, name: &str, max: usize) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(value) = body.get(name) else {
+        return Ok(None);
+    };
+    let ids: Option<Vec<String>> = value
+        .as_array()
+        .and_then(|list| list.iter().map(|v| v.as_str().map(str::to_owned)).collect());
+    match ids {
+        Some(ids) if ids.len() <= max => Ok(Some(ids)),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "{name} takes at most {max} user id(s)"
+        ))),
+        None => Err(ApiError::unprocessable(format!(
+            "{name} must be an array of strings"
+        ))),
+    }
+}
+
+/// A property's value as search compares it: strings as they are, anything else as JSON text.
+fn searchable_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -129,6 +181,7 @@ pub(crate) async fn create_schema(
     let mut state = shared.state();
     let schema_id = state.random_hex(24);
     let field_id = state.new_id();
+    let now = now_ms();
     let objects = objects(&mut state, &caller)?;
     if objects.schema(&key).is_some() {
         return Err(ApiError::BadRequest(format!(
@@ -152,7 +205,8 @@ pub(crate) async fn create_schema(
             parent_id: None,
         }],
         folders: Vec::new(),
-        date_added: now_ms(),
+        date_added: now,
+        date_updated: now,
     };
     let answer = schema.to_json(&caller.location_id);
     objects.schemas.push(schema);
@@ -216,9 +270,21 @@ pub(crate) async fn update_schema(
             .filter_map(|k| schema.field(k).map(|f| f.field_key.clone()))
             .collect();
     }
+    if let Some(labels) = body.get("labels") {
+        let labels = labels
+            .as_object()
+            .ok_or_else(|| ApiError::unprocessable("labels must be an object"))?;
+        if let Some(singular) = text(labels, "singular") {
+            schema.singular = singular.to_owned();
+        }
+        if let Some(plural) = text(labels, "plural") {
+            schema.plural = plural.to_owned();
+        }
+    }
     if let Some(description) = text(&body, "description") {
         schema.description = Some(description.to_owned());
     }
+    schema.date_updated = now_ms();
     reply(
         StatusCode::OK,
         json!({ "object": schema.to_json(&caller.location_id) }),
@@ -399,6 +465,8 @@ pub(crate) async fn create_record(
 ) -> Reply {
     let body = body::object(&body)?;
     named_location(&caller, text(&body, "locationId"), true)?;
+    let owners = user_ids(&body, "owner", 1)?.unwrap_or_default();
+    let followers = user_ids(&body, "followers", 10)?.unwrap_or_default();
     let mut state = shared.state();
     let id = state.random_hex(24);
     let objects = objects(&mut state, &caller)?;
@@ -409,6 +477,8 @@ pub(crate) async fn create_record(
         id,
         object_key: schema.key.clone(),
         properties,
+        owners,
+        followers,
         date_added: now,
         date_updated: now,
     };
@@ -459,6 +529,8 @@ pub(crate) async fn update_record(
     let q = body::query(raw.as_deref())?;
     named_location(&caller, q.get("locationId").map(String::as_str), true)?;
     let body = body::object(&body)?;
+    let owners = user_ids(&body, "owner", 1)?;
+    let followers = user_ids(&body, "followers", 10)?;
     let mut state = shared.state();
     let objects = objects(&mut state, &caller)?;
     let schema = objects.schema(&key).ok_or_else(|| schema_not_found(&key))?;
@@ -471,6 +543,12 @@ pub(crate) async fn update_record(
         .ok_or_else(|| record_not_found(&id))?;
     for (k, v) in properties {
         record.properties.insert(k, v);
+    }
+    if let Some(owners) = owners {
+        record.owners = owners;
+    }
+    if let Some(followers) = followers {
+        record.followers = followers;
     }
     record.date_updated = now_ms();
     let record = record.clone();
@@ -552,11 +630,13 @@ pub(crate) async fn search_records(
             Some((property, value)) => searchable
                 .iter()
                 .find(|f| f.short_key() == property || f.field_key == *property)
-                .is_some_and(|f| r.properties.get(f.short_key()).and_then(Value::as_str) == Some(value)),
+                .is_some_and(|f| {
+                    r.properties.get(f.short_key()).map(searchable_text).as_ref() == Some(value)
+                }),
             None if query.is_empty() => true,
-            None => searchable
-                .iter()
-                .any(|f| r.properties.get(f.short_key()).and_then(Value::as_str) == Some(query.as_str())),
+            None => searchable.iter().any(|f| {
+                r.properties.get(f.short_key()).map(searchable_text).as_deref() == Some(query.as_str())
+            }),
         })
         .map(|r| r.to_json(&caller.location_id))
         .collect();
@@ -699,7 +779,7 @@ pub(crate) async fn create_relation(
     let id = state.new_id();
     let loc = state.location_mut(&caller.location_id)?;
     if !loc.objects.available {
-        return Err(ApiError::Unauthorized(NO_SCOPE));
+        return Err(ApiError::NoScope(NO_SCOPE));
     }
     let association = loc
         .objects

@@ -268,3 +268,64 @@ async fn without_a_webhook_url_nothing_is_sent() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(sandbox.webhooks().is_empty());
 }
+
+#[tokio::test]
+async fn record_creates_and_updates_are_announced_in_ghls_shape() {
+    let (url, received) = receiver(0).await;
+    let sandbox = start(config(&url)).await;
+    let ghl = Client::new(&sandbox);
+    let key = "custom_objects.course_enrollments";
+    let schema = ghl
+        .post(
+            "/objects/",
+            json!({"labels": {"singular": "Course enrollment", "plural": "Course enrollments"}, "key": "course_enrollments",
+                   "locationId": LOC, "primaryDisplayPropertyDetails": {"key": "enrollment_key", "name": "Enrollment", "dataType": "TEXT"}}),
+        )
+        .await;
+    assert_eq!(schema.status, 201, "{}", schema.body);
+    let records = format!("/objects/{key}/records");
+    let created = ghl
+        .post(
+            &records,
+            json!({"locationId": LOC, "properties": {"enrollment_key": "skilljar:u1:c1"}, "owner": ["user-1"], "followers": ["user-2"]}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["record"]["id"].as_str().unwrap().to_owned();
+    let updated = ghl
+        .put(
+            &format!("{records}/{id}?locationId={LOC}"),
+            json!({"properties": {"enrollment_key": "skilljar:u1:c2"}}),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+
+    let sent = sandbox.wait_for_webhooks(2, Duration::from_secs(10)).await;
+    let types: Vec<&str> = sent.iter().map(|w| w.event_type.as_str()).collect();
+    assert_eq!(types, ["RecordCreate", "RecordUpdate"]);
+    let received = received.lock().unwrap().clone();
+    for ((signature, body), (event_type, value)) in received.iter().zip([
+        ("RecordCreate", "skilljar:u1:c1"),
+        ("RecordUpdate", "skilljar:u1:c2"),
+    ]) {
+        assert_signed(signature, body);
+        let body: Value = serde_json::from_str(body).unwrap();
+        let allowed = ghl_fields(event_type);
+        for field in body.as_object().unwrap().keys() {
+            assert!(
+                allowed.contains(field),
+                "{event_type} has {field}, which GHL's does not"
+            );
+        }
+        assert_eq!(body["type"], event_type);
+        assert_eq!(body["locationId"], LOC);
+        assert_eq!(body["id"], id.as_str());
+        assert_eq!(body["owners"], json!(["user-1"]));
+        assert_eq!(body["followers"], json!(["user-2"]));
+        assert_eq!(
+            body["properties"],
+            json!([{"key": "enrollment_key", "valueString": value}])
+        );
+    }
+    sandbox.shutdown().await;
+}
