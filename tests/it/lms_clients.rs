@@ -258,6 +258,13 @@ async fn skilljar_enrollment_progress_and_groups_are_repeat_safe() -> Result<(),
     assert_eq!((again.is_ok(), calls), (true, 1), "not a member: 404 is fine");
     assert!(lms.skilljar_group_members(SJ_GROUP).is_empty());
 
+    // Ending the enrollment (a learning record expired in GHL): found, then made inactive.
+    let (ended, calls) = counted(&lms, Platform::Skilljar, sj.unenroll(&user.id, SJ_COURSE)).await;
+    assert_eq!((ended.is_ok(), calls), (true, 2), "{ended:?}");
+    assert!(lms.skilljar_enrollments().iter().all(|e| !e.active));
+    let (none, calls) = counted(&lms, Platform::Skilljar, sj.unenroll(&user.id, "2p8dmw0i6hx9o")).await;
+    assert_eq!((none.is_ok(), calls), (true, 1), "not enrolled: nothing to end");
+
     let (role, calls) = counted(
         &lms,
         Platform::Skilljar,
@@ -306,6 +313,13 @@ async fn talentlms_users_custom_fields_enrollments_groups_and_branches() -> Resu
         "refused as enrolled, then checked"
     );
     assert_eq!(lms.talentlms_enrollments().len(), 1);
+    let (ended, calls) = counted(&lms, Platform::TalentLms, tl.unenroll(&created.id, "101")).await;
+    assert_eq!((ended.is_ok(), calls), (true, 1));
+    assert!(lms.talentlms_enrollments().is_empty());
+    let (again, calls) = counted(&lms, Platform::TalentLms, tl.unenroll(&created.id, "101")).await;
+    assert_eq!((again.is_ok(), calls), (true, 1), "not enrolled: 404 is fine");
+    let (enrolled, _) = counted(&lms, Platform::TalentLms, tl.enroll(&created.id, "101")).await;
+    assert!(enrolled.is_ok());
 
     for membership in [Membership::Group("1".into()), Membership::Branch("1".into())] {
         let (granted, calls) = counted(&lms, Platform::TalentLms, tl.grant(&created.id, &membership)).await;

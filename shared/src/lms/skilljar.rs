@@ -558,6 +558,41 @@ impl LmsAccount for SkilljarClient {
         Ok(())
     }
 
+    /// The learner's enrollment in the course (by course id or published id) from
+    /// `GET /v1/users/{id}/published-courses`, then
+    /// `PATCH /v1/domains/{domain}/published-courses/{course}/enrollments/{enrollment}` with
+    /// `active: false`. Not enrolled: nothing to do. Two calls.
+    async fn unenroll(&self, user_id: &str, course_id: &str) -> Result<(), LmsError> {
+        let Some(progress) = self
+            .progress(user_id)
+            .await?
+            .into_iter()
+            .find(|p| p.published_course_id == course_id || p.course_id.as_deref() == Some(course_id))
+        else {
+            return Ok(());
+        };
+        let enrollment_id = text(&progress.raw, "enrollment_id").ok_or_else(|| LmsError::Rejected {
+            platform: PLATFORM,
+            status: 200,
+            message: format!("no enrollment_id for course {course_id} of user {user_id}"),
+        })?;
+        let secret = self.secret().await?;
+        let url = self.url(&[
+            "domains",
+            &secret.domain,
+            "published-courses",
+            &progress.published_course_id,
+            "enrollments",
+            &enrollment_id,
+        ]);
+        let request = Request::new("unenroll", Method::PATCH, url, Idempotence::Idempotent)
+            .json(json!({ "active": false }));
+        self.send(request)
+            .await
+            .map_err(|e| e.into_lms(PLATFORM, || format!("enrollment {enrollment_id}")))?;
+        Ok(())
+    }
+
     /// `POST /v1/groups/{group}/users`; if Skilljar refuses it (already a member?), one
     /// `GET /v1/groups/{group}/users/{user}` decides.
     async fn grant(&self, user_id: &str, membership: &Membership) -> Result<(), LmsError> {

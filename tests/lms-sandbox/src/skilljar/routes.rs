@@ -49,6 +49,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(list_enrollments).post(create_enrollment),
         )
         .route(
+            "/domains/{domain_name}/published-courses/{published_course_id}/enrollments/{enrollment_id}",
+            get(get_enrollment).patch(update_enrollment),
+        )
+        .route(
             "/groups/{group_id}/users",
             get(list_group_users).post(add_group_user),
         )
@@ -630,6 +634,51 @@ async fn create_enrollment(
         active.unwrap_or(true),
     );
     ok(StatusCode::CREATED, enrollment_json(&data, &enrollment))
+}
+
+/// One enrollment of a published course (`domains_published_courses_enrollments_retrieve`).
+async fn get_enrollment(
+    State(shared): State<Arc<Shared>>,
+    Path((domain, pc, enrollment_id)): Path<(String, String, String)>,
+) -> Reply {
+    let data = shared.skilljar();
+    data.course(&domain, &pc).ok_or(ApiError::NotFound)?;
+    let enrollment = data
+        .enrollments
+        .iter()
+        .find(|e| e.domain == domain && e.published_course_id == pc && e.id == enrollment_id)
+        .ok_or(ApiError::NotFound)?;
+    ok(StatusCode::OK, enrollment_json(&data, enrollment))
+}
+
+/// `PatchedUpdateEnrollmentRequest`: `active` and `expires_at`, each optional; an inactive
+/// enrollment gives the learner no access (the sandbox keeps it, as Skilljar keeps its history).
+async fn update_enrollment(
+    State(shared): State<Arc<Shared>>,
+    Path((domain, pc, enrollment_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let mut data = shared.skilljar();
+    data.course(&domain, &pc).ok_or(ApiError::NotFound)?;
+    let body = wire::object(&headers, &body)?;
+    let mut errors = Errors::default();
+    let expires_at = datetime(&body, "expires_at", &mut errors);
+    let active = boolean(&body, "active", &mut errors);
+    errors.check()?;
+    let enrollment = data
+        .enrollments
+        .iter_mut()
+        .find(|e| e.domain == domain && e.published_course_id == pc && e.id == enrollment_id)
+        .ok_or(ApiError::NotFound)?;
+    if let Some(active) = active {
+        enrollment.active = active;
+    }
+    if expires_at.is_some() {
+        enrollment.expires_at = expires_at;
+    }
+    let enrollment = enrollment.clone();
+    ok(StatusCode::OK, enrollment_json(&data, &enrollment))
 }
 
 // ---------------------------------------------------------------------------------------------
