@@ -306,6 +306,8 @@ pub struct CourseProgressed {
     pub percent: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_url: Option<String>,
     /// When the LMS was read.
     #[serde(with = "time::serde::rfc3339")]
     pub observed_at: OffsetDateTime,

@@ -232,7 +232,7 @@ impl Observed {
             facts.push(seen(
                 Fact::Completed {
                     score: p.score.as_deref().and_then(score),
-                    certificate_url: None,
+                    certificate_url: p.certificate_url.clone(),
                 },
                 at,
             ));
@@ -567,6 +567,7 @@ mod tests {
             completed_at: None,
             percent: Some(40),
             score: None,
+            certificate_url: None,
             observed_at: t0 + time::Duration::days(9),
         };
         let (id, facts) = Observed::from_progress(&reading);
@@ -585,6 +586,7 @@ mod tests {
             completed_at: Some(t0 + time::Duration::days(3)),
             percent: Some(100),
             score: Some("91".into()),
+            certificate_url: Some("https://academy.example/certificates/C-1".into()),
             ..reading
         };
         let (_, facts) = Observed::from_progress(&done);
@@ -592,6 +594,10 @@ mod tests {
         assert_eq!(
             (record.status, record.score),
             (EnrollmentStatus::Completed, Some(91.0))
+        );
+        assert_eq!(
+            record.certificate_url.as_deref(),
+            Some("https://academy.example/certificates/C-1")
         );
     }
 

@@ -579,6 +579,7 @@ impl crate::lms::LmsAccount for MemoryLms {
                                     completed_at: None,
                                     percent: None,
                                     score: None,
+                                    certificate_url: None,
                                 })
                         })
                         .collect();

@@ -241,6 +241,29 @@ async fn skilljar_enrollment_progress_and_groups_are_repeat_safe() -> Result<(),
     );
     assert!(progress.course_title.is_some());
     assert!(sj.course_progress(&user.id, "2p8dmw0i6hx9o").await?.is_none());
+    assert_eq!(
+        progress.status().certificate_url,
+        None,
+        "no certificate before completion"
+    );
+    lms.set_skilljar_progress(
+        &user.id,
+        SJ_COURSE,
+        SkilljarProgress {
+            completed_lesson_count: 3,
+            completed_at: Some(time::OffsetDateTime::now_utc()),
+            ..SkilljarProgress::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let completed = sj.course_progress(&user.id, SJ_COURSE).await?;
+    let certificate = completed.and_then(|p| p.status().certificate_url);
+    assert!(
+        certificate
+            .as_deref()
+            .is_some_and(|url| url.contains("/certificates/CERT-")),
+        "{certificate:?}"
+    );
 
     let group = Membership::Group(SJ_GROUP.into());
     let (granted, calls) = counted(&lms, Platform::Skilljar, sj.grant(&user.id, &group)).await;

@@ -129,6 +129,7 @@ async fn record_drift(
                 completed_at: status.completed_at,
                 percent: status.percent,
                 score: status.score.clone(),
+                certificate_url: status.certificate_url.clone(),
                 observed_at: now,
             };
             let (id, facts) = Observed::from_progress(&progress);

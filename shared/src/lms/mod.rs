@@ -153,6 +153,9 @@ pub struct CourseStatus {
     pub completed_at: Option<OffsetDateTime>,
     pub percent: Option<u32>,
     pub score: Option<String>,
+    /// Where the learner's certificate can be seen, where the platform issues one (Skilljar's
+    /// `certificate.validate_url`).
+    pub certificate_url: Option<String>,
 }
 
 /// One LMS account, as the worker needs it. Every write is repeat-safe: a redelivered event may

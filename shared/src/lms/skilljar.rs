@@ -120,6 +120,7 @@ impl CourseProgress {
             completed_at: self.completed_at,
             percent,
             score,
+            certificate_url: self.raw.get("certificate").and_then(|c| text(c, "validate_url")),
         }
     }
 

@@ -410,6 +410,7 @@ fn course_status(course: &Value, updated_at: Option<OffsetDateTime>) -> Option<C
         },
         percent,
         score: None,
+        certificate_url: None,
     })
 }
 

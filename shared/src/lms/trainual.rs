@@ -196,6 +196,7 @@ fn subjects(raw: &Value, updated_at: Option<time::OffsetDateTime>) -> Vec<Course
                 completed_at: if percent == Some(100) { updated_at } else { None },
                 percent,
                 score: None,
+                certificate_url: None,
             })
         })
         .collect()

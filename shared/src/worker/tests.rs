@@ -557,6 +557,7 @@ async fn kept_record(h: &GhlHarness) -> Result<(), String> {
             completed_at: None,
             percent: None,
             score: None,
+            certificate_url: None,
         },
     );
     Ok(())

@@ -206,6 +206,7 @@ async fn memory_lms_lists_its_users_with_enrollments_as_courses() -> Result<(), 
         completed_at: Some(time::macros::datetime!(2026-02-01 00:00 UTC)),
         percent: Some(100),
         score: Some("92".into()),
+        certificate_url: None,
     };
     lms.set_progress(&ids[0], done.clone());
 

@@ -415,7 +415,13 @@ async fn user_courses(State(shared): State<Arc<Shared>>, Path(user_id): Path<Str
                 "credit_unit_plural": "",
                 "success_status": progress.success_status,
             },
-            "certificate": null,
+            // Skilljar issues a certificate with the completion (where the course has one).
+            "certificate": progress.completed_at.map(|done| json!({
+                "code": format!("CERT-{progress_id}"),
+                "validate_url": format!("{}/certificates/CERT-{progress_id}", shared.base_url.trim_end_matches('/')),
+                "issued_at": iso_micros(done),
+                "expires_at": null,
+            })),
             "all_enrollments": enrollments.iter().map(|e| json!({
                 "course_progress_id": progress_id,
                 "active": e.active,
