@@ -95,6 +95,25 @@ fn named_location(caller: &Caller, value: Option<&str>, required: bool) -> Resul
     }
 }
 
+/// The named fields as non-blank strings, or one 422 listing every one missing (plus `extra`
+/// problems the caller found), as NestJS validation answers.
+fn required<const N: usize>(
+    body: &Object,
+    names: [&str; N],
+    extra: Vec<String>,
+) -> Result<[String; N], ApiError> {
+    let mut missing: Vec<String> = names
+        .iter()
+        .filter(|name| text(body, name).is_none())
+        .map(|name| format!("{name} should not be empty"))
+        .collect();
+    missing.extend(extra);
+    if !missing.is_empty() {
+        return Err(ApiError::Unprocessable(missing));
+    }
+    Ok(names.map(|name| text(body, name).unwrap_or_default().to_owned()))
+}
+
 fn text<'a>(body: &'a Object, key: &str) -> Option<&'a str> {
     body.get(key)
         .and_then(Value::as_str)
@@ -298,9 +317,8 @@ pub(crate) async fn create_folder(
 ) -> Reply {
     let body = body::object(&body)?;
     named_location(&caller, text(&body, "locationId"), true)?;
-    let object_key =
-        text(&body, "objectKey").ok_or_else(|| ApiError::unprocessable("objectKey should not be empty"))?;
-    let name = text(&body, "name").ok_or_else(|| ApiError::unprocessable("name should not be empty"))?;
+    let [object_key, name] = required(&body, ["objectKey", "name"], Vec::new())?;
+    let (object_key, name) = (object_key.as_str(), name.as_str());
     let mut state = shared.state();
     let id = state.new_id();
     let objects = objects(&mut state, &caller)?;
@@ -336,28 +354,22 @@ pub(crate) async fn create_field(
     ];
     let body = body::object(&body)?;
     named_location(&caller, text(&body, "locationId"), true)?;
-    let mut missing = Vec::new();
-    for required in ["dataType", "fieldKey", "objectKey", "parentId"] {
-        if text(&body, required).is_none() {
-            missing.push(format!("{required} should not be empty"));
-        }
-    }
-    if body.get("showInForms").and_then(Value::as_bool).is_none() {
-        missing.push("showInForms must be a boolean value".into());
-    }
-    if !missing.is_empty() {
-        return Err(ApiError::Unprocessable(missing));
-    }
-    let data_type = text(&body, "dataType").unwrap_or_default().to_owned();
+    let show_in_forms = body
+        .get("showInForms")
+        .and_then(Value::as_bool)
+        .is_none()
+        .then(|| "showInForms must be a boolean value".to_owned());
+    let [data_type, field_key, object_key, parent_id] = required(
+        &body,
+        ["dataType", "fieldKey", "objectKey", "parentId"],
+        show_in_forms.into_iter().collect(),
+    )?;
     if !TYPES.contains(&data_type.as_str()) {
         return Err(ApiError::unprocessable(format!(
             "dataType must be one of {}",
             TYPES.join(", ")
         )));
     }
-    let object_key = text(&body, "objectKey").unwrap_or_default().to_owned();
-    let field_key = text(&body, "fieldKey").unwrap_or_default().to_owned();
-    let parent_id = text(&body, "parentId").unwrap_or_default().to_owned();
     let options: Vec<String> = body
         .get("options")
         .and_then(Value::as_array)
@@ -711,22 +723,23 @@ pub(crate) async fn create_association(
 ) -> Reply {
     let body = body::object(&body)?;
     named_location(&caller, text(&body, "locationId"), true)?;
-    let mut missing = Vec::new();
-    let mut field = |name: &str| {
-        let value = text(&body, name).map(str::to_owned);
-        if value.is_none() {
-            missing.push(format!("{name} should not be empty"));
-        }
-        value.unwrap_or_default()
-    };
-    let key = field("key");
-    let first_object_key = field("firstObjectKey");
-    let first_label = field("firstObjectLabel");
-    let second_object_key = field("secondObjectKey");
-    let second_label = field("secondObjectLabel");
-    if !missing.is_empty() {
-        return Err(ApiError::Unprocessable(missing));
-    }
+    let [
+        key,
+        first_object_key,
+        first_label,
+        second_object_key,
+        second_label,
+    ] = required(
+        &body,
+        [
+            "key",
+            "firstObjectKey",
+            "firstObjectLabel",
+            "secondObjectKey",
+            "secondObjectLabel",
+        ],
+        Vec::new(),
+    )?;
     let mut state = shared.state();
     let id = state.new_id();
     let objects = objects(&mut state, &caller)?;
@@ -761,20 +774,11 @@ pub(crate) async fn create_relation(
 ) -> Reply {
     let body = body::object(&body)?;
     named_location(&caller, text(&body, "locationId"), true)?;
-    let mut missing = Vec::new();
-    let mut field = |name: &str| {
-        let value = text(&body, name).map(str::to_owned);
-        if value.is_none() {
-            missing.push(format!("{name} should not be empty"));
-        }
-        value.unwrap_or_default()
-    };
-    let association_id = field("associationId");
-    let first = field("firstRecordId");
-    let second = field("secondRecordId");
-    if !missing.is_empty() {
-        return Err(ApiError::Unprocessable(missing));
-    }
+    let [association_id, first, second] = required(
+        &body,
+        ["associationId", "firstRecordId", "secondRecordId"],
+        Vec::new(),
+    )?;
     let mut state = shared.state();
     let id = state.new_id();
     let loc = state.location_mut(&caller.location_id)?;
