@@ -271,18 +271,29 @@ pub async fn in_step(b: &Batch, n: usize) -> Vec<(String, u64)> {
     pairs
 }
 
-/// A TalentLMS client of the sandbox's account without a rate budget (a test's own changes on
-/// the LMS side, made as a person would).
-pub fn talentlms_client(base_url: &str) -> lms_ghl::lms::TalentLmsClient {
-    let secret = format!(r#"{{"domain":"sandbox","apiKey":"{DEFAULT_TALENTLMS_API_KEY}"}}"#);
-    lms_ghl::lms::TalentLmsClient::new(
+/// A client of the LMS sandbox's account (`secret` as the deployment would store it) without a
+/// rate budget: a test's own changes on the LMS side, made as a person would.
+fn sandbox_client<C, S>(
+    base_url: &str,
+    secret: &str,
+    new: impl FnOnce(
+        &lms_ghl::lms::LmsConfig,
+        reqwest::Client,
+        lms_ghl::secrets::CachedSecret<S>,
+        std::sync::Arc<dyn lms_ghl::http::RateBudget>,
+    ) -> Result<C, lms_ghl::lms::LmsConfigError>,
+) -> C
+where
+    S: serde::de::DeserializeOwned + Send + Sync,
+{
+    new(
         &lms_ghl::lms::LmsConfig {
             base_url: Some(base_url.to_owned()),
             retry: Default::default(),
         },
         reqwest::Client::new(),
         lms_ghl::secrets::CachedSecret::new(
-            std::sync::Arc::new(lms_ghl::memory::MemorySecrets::default().with("t", &secret)),
+            std::sync::Arc::new(lms_ghl::memory::MemorySecrets::default().with("t", secret)),
             "t",
             std::time::Duration::from_secs(60),
         ),
@@ -291,23 +302,13 @@ pub fn talentlms_client(base_url: &str) -> lms_ghl::lms::TalentLmsClient {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A Trainual client of the sandbox's account without a rate budget: a test's own changes on the
-/// LMS side, made as a person would in Trainual.
+pub fn talentlms_client(base_url: &str) -> lms_ghl::lms::TalentLmsClient {
+    let secret = format!(r#"{{"domain":"sandbox","apiKey":"{DEFAULT_TALENTLMS_API_KEY}"}}"#);
+    sandbox_client(base_url, &secret, lms_ghl::lms::TalentLmsClient::new)
+}
+
 pub fn trainual_client(base_url: &str) -> lms_ghl::lms::TrainualClient {
     let secret =
         format!(r#"{{"email":"{DEFAULT_TRAINUAL_USERNAME}","password":"{DEFAULT_TRAINUAL_PASSWORD}"}}"#);
-    lms_ghl::lms::TrainualClient::new(
-        &lms_ghl::lms::LmsConfig {
-            base_url: Some(base_url.to_owned()),
-            retry: Default::default(),
-        },
-        reqwest::Client::new(),
-        lms_ghl::secrets::CachedSecret::new(
-            std::sync::Arc::new(lms_ghl::memory::MemorySecrets::default().with("t", &secret)),
-            "t",
-            std::time::Duration::from_secs(60),
-        ),
-        std::sync::Arc::new(lms_ghl::http::Unlimited),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    sandbox_client(base_url, &secret, lms_ghl::lms::TrainualClient::new)
 }
