@@ -56,8 +56,8 @@ fn expected_authorization(
     )
 }
 
-fn signed(credentials: &Credentials, body: &[u8]) -> Vec<(&'static str, String)> {
-    signed_headers(&SigningInput {
+fn input<'a>(credentials: &'a Credentials, body: &'a [u8]) -> SigningInput<'a> {
+    SigningInput {
         credentials,
         region: "eu-west-2",
         service: Service::DynamoDb,
@@ -66,8 +66,80 @@ fn signed(credentials: &Credentials, body: &[u8]) -> Vec<(&'static str, String)>
         body,
         // 2026-01-02T03:04:05Z
         time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_323_045),
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+fn signed(credentials: &Credentials, body: &[u8]) -> Vec<(&'static str, String)> {
+    let input = input(credentials, body);
+    let key = SigningKey::derive(credentials, input.time, input.region, input.service);
+    signed_headers(&input, &key).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The same request signed by `aws_sigv4`'s generic signer: the second witness.
+fn signed_by_aws_sigv4(input: &SigningInput<'_>) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = input.credentials.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(input.region)
+        .name(input.service.signing_name())
+        .time(input.time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into();
+    let headers = [
+        ("host", "dynamodb.eu-west-2.amazonaws.com"),
+        ("content-type", "application/x-amz-json-1.0"),
+        ("x-amz-target", input.target),
+    ];
+    let request = SignableRequest::new(
+        "POST",
+        input.url,
+        headers.into_iter(),
+        SignableBody::Bytes(input.body),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (instructions, _) = sign(request, &params)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_parts();
+    let (signing, _) = instructions.into_parts();
+    headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .chain(
+            signing
+                .into_iter()
+                .map(|h| (h.name().to_owned(), h.value().to_owned())),
+        )
+        .collect()
+}
+
+#[test]
+fn the_signature_is_the_one_aws_sigv4_s_signer_gives() {
+    for token in [None, Some("session-token".to_owned())] {
+        let credentials = Credentials::new(ACCESS_KEY, SECRET_KEY, token, None, "test");
+        let body = br#"{"QueueUrl":"q","MessageBody":"m\u00e9"}"#;
+        let mut ours: Vec<(String, String)> = signed(&credentials, body)
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v))
+            .collect();
+        let mut theirs = signed_by_aws_sigv4(&input(&credentials, body));
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs);
+    }
+}
+
+#[test]
+fn only_the_endpoint_root_is_signed() {
+    let credentials = Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test");
+    let mut input = input(&credentials, b"{}");
+    let key = SigningKey::derive(&credentials, input.time, input.region, input.service);
+    input.url = "https://dynamodb.eu-west-2.amazonaws.com/other";
+    assert!(signed_headers(&input, &key).is_err_and(|e| e.contains("/other")));
+    input.url = "dynamodb.eu-west-2.amazonaws.com/";
+    assert!(signed_headers(&input, &key).is_err_and(|e| e.contains("not an absolute URL")));
 }
 
 fn value<'a>(headers: &'a [(&'static str, String)], name: &str) -> &'a str {
@@ -278,4 +350,28 @@ async fn no_credentials_is_a_named_error_without_a_request() {
         .map(|e| e.to_string());
     assert_eq!(err.as_deref(), Some("GetItem: no AWS credentials configured"));
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(0));
+}
+
+#[test]
+fn a_signing_key_is_derived_once_a_day_per_service() {
+    let credentials = Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test");
+    let mut session = Session {
+        credentials: credentials.clone(),
+        keys: Vec::new(),
+    };
+    let day = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_323_045);
+    let next_day = day + Duration::from_secs(86_400);
+    let (_, first) = session.key(Service::DynamoDb, "20260102", "eu-west-2", day);
+    let (_, again) = session.key(Service::DynamoDb, "20260102", "eu-west-2", day);
+    let (_, sqs) = session.key(Service::Sqs, "20260102", "eu-west-2", day);
+    assert_eq!(first.0, again.0);
+    assert_ne!(first.0, sqs.0);
+    assert_eq!(session.keys.len(), 2);
+    let (_, tomorrow) = session.key(Service::DynamoDb, "20260103", "eu-west-2", next_day);
+    assert_eq!(
+        tomorrow.0,
+        SigningKey::derive(&credentials, next_day, "eu-west-2", Service::DynamoDb).0
+    );
+    // Yesterday's keys are dropped when the first of today's is derived.
+    assert_eq!(session.keys.len(), 1);
 }
