@@ -11,7 +11,7 @@ use integration_tests::{
 use lms_ghl::domain::{
     CourseRef, Email, LearnerRef, MilestoneKind, MilestoneReached, Progress, SourcePlatform, SyncEvent,
 };
-use lms_ghl::ghl::enrollments::{EnrollmentObject, InstallStep, Readiness};
+use lms_ghl::ghl::enrollments::{EnrollmentObject, InstallStep, OFF_RECHECK, Readiness};
 use lms_ghl::ghl::{GhlClient, Idempotence};
 use lms_ghl::learning::RecordField;
 use serde_json::{Value, json};
@@ -156,6 +156,52 @@ async fn install_shows_its_steps_creates_them_once_and_the_location_is_then_read
         Ok(Readiness::Ready { .. })
     ));
     assert_eq!(ghl.stats().total_requests, 2, "once per cold start");
+}
+
+/// Moves the clock the readiness cache reads past `by` without pausing the HTTP calls around it
+/// (a paused clock would fire the client's timeouts while it waits on the sandbox).
+async fn clock_forward(by: std::time::Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
+#[tokio::test]
+async fn an_install_made_after_a_cold_start_is_taken_up_after_the_recheck_and_ready_is_kept() {
+    let (ghl, _deployment, client) = setup().await;
+    let off =
+        |r: &Result<Readiness, _>| matches!(r, Ok(Readiness::Off(why)) if why.contains("not installed"));
+    assert!(off(&client.enrollment_readiness(&object()).await));
+    // Installed by the ops CLI in another process while this worker stays warm.
+    let ops = client_with_token(&ghl.url(), &_deployment.ghl_token);
+    ops.install_enrollment_object(&object(), false)
+        .await
+        .unwrap_or_else(|e| panic!("install: {e}"));
+    ghl.reset_stats();
+
+    assert!(
+        off(&client.enrollment_readiness(&object()).await),
+        "an Off answer is trusted until the recheck"
+    );
+    assert_eq!(ghl.stats().total_requests, 0);
+
+    clock_forward(OFF_RECHECK).await;
+    assert!(matches!(
+        client.enrollment_readiness(&object()).await,
+        Ok(Readiness::Ready { .. })
+    ));
+    assert_eq!(
+        ghl.stats().total_requests,
+        2,
+        "asked again once the recheck is due"
+    );
+
+    clock_forward(OFF_RECHECK * 10).await;
+    assert!(matches!(
+        client.enrollment_readiness(&object()).await,
+        Ok(Readiness::Ready { .. })
+    ));
+    assert_eq!(ghl.stats().total_requests, 2, "Ready holds for the process");
 }
 
 #[tokio::test]
