@@ -665,3 +665,35 @@ async fn the_ops_schema_install_and_config_check_see_each_location_as_the_worker
         "{after}"
     );
 }
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_not_repeated_and_the_next_attempt_adopts_it() {
+    let (ghl, deployment, _client) = installed().await;
+    let worker = deployment.worker_with_mapping(&ghl.url(), MAPPING).await;
+    let messages = deployment
+        .queue_event("start", course(Progress::Started, 0, None))
+        .await;
+    // GHL makes the record, and the answer never arrives.
+    ghl.fail_next("POST", "/objects/{key}/records", ghl_sandbox::Fault::LostAnswer);
+
+    let mut event = lms_ghl::SqsEvent::default();
+    event.records = messages.clone();
+    let first = lms_ghl::lambda::serve_sqs(
+        &worker,
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+    )
+    .await;
+    assert_eq!(first.batch_item_failures.len(), 1, "left for redelivery");
+    assert_eq!(
+        ghl.records(LOC, KEY).len(),
+        1,
+        "a create GHL may have carried out is not sent again in the same attempt"
+    );
+
+    sync_all(&worker, messages).await;
+    let records = ghl.records(LOC, KEY);
+    assert_eq!(records.len(), 1, "adopted by the next attempt: {records:?}");
+    assert_eq!(calls(&ghl, "POST", "/objects/{key}/records"), 1);
+    assert_eq!(calls(&ghl, "POST", "/objects/{key}/records/search"), 1);
+    assert_eq!(ghl.relations(LOC).len(), 1, "and linked to the contact");
+}

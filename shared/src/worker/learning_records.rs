@@ -169,9 +169,12 @@ pub(crate) async fn keep_all(
             });
             version = save(documents, &key, &kept, version).await?;
             let properties = object.properties(id, &kept.state);
+            // Not repeated when GHL may have acted (a lost answer): the intent covers a create
+            // across attempts, by the search above, but a second POST in this attempt would make a
+            // second record (the chaos run found one).
             let record = cx
                 .ghl
-                .create_record(&object.key, &properties, Idempotence::Protected)
+                .create_record(&object.key, &properties, Idempotence::NotIdempotent)
                 .await?;
             metric::count(metric::EFFECTS_APPLIED, Some(("Effect", "LearningRecordCreated")));
             kept.record_id = Some(record.id.clone());

@@ -33,7 +33,7 @@ pub(crate) async fn resource(
     next: Next,
 ) -> Response {
     shared.count(|s| s.count_route(req.method().as_str(), matched.as_str()));
-    let roll = shared.roll(false);
+    let roll = shared.roll(false, req.method().as_str(), matched.as_str());
     if !roll.latency.is_zero() {
         tokio::time::sleep(roll.latency).await;
     }
@@ -66,7 +66,7 @@ pub(crate) async fn token(
     next: Next,
 ) -> Response {
     shared.count(|s| s.count_route(req.method().as_str(), matched.as_str()));
-    let roll = shared.roll(true);
+    let roll = shared.roll(true, req.method().as_str(), matched.as_str());
     if !roll.latency.is_zero() {
         tokio::time::sleep(roll.latency).await;
     }

@@ -59,6 +59,7 @@ pub use config::{
     ContactSeed, CustomFieldDef, DEFAULT_LOCATION_ID, DEFAULT_PIT, FaultConfig, GrantSeed, Latency,
     LocationConfig, OAuthClientConfig, RateLimitConfig, SandboxConfig,
 };
+pub use faults::Fault;
 pub use model::{Contact, Note, Task};
 pub use objects::{Association, ObjectField, ObjectRecord, ObjectSchema, Relation};
 pub use state::SetupError;
@@ -106,6 +107,7 @@ impl Sandbox {
                 dice: faults::Dice::new(config.seed),
                 resource: config.faults.clone(),
                 token: config.token_faults.clone(),
+                scripted: Vec::new(),
             }),
             access_token_ttl: config.access_token_ttl,
             base_url: format!("http://{addr}"),
@@ -390,6 +392,14 @@ impl Sandbox {
         faults::validate("faults", &faults).map_err(SetupError::Invalid)?;
         lock(&self.shared.faults).resource = faults;
         Ok(())
+    }
+
+    /// `fault` for the next request to `route` (as the stats name it: `/objects/{key}/records`)
+    /// with `method`, once, whatever the dice say.
+    pub fn fail_next(&self, method: &str, route: &str, fault: Fault) {
+        lock(&self.shared.faults)
+            .scripted
+            .push((method.to_owned(), route.to_owned(), fault));
     }
 
     pub fn set_token_faults(&self, faults: FaultConfig) -> Result<(), SetupError> {

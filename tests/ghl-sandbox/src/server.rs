@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::FaultConfig;
-use crate::faults::{Dice, Roll};
+use crate::faults::{Dice, Fault, Roll};
 use crate::state::State;
 use crate::stats::Stats;
 use crate::webhooks::Outbox;
@@ -40,6 +40,8 @@ pub(crate) struct Faults {
     pub(crate) dice: Dice,
     pub(crate) resource: FaultConfig,
     pub(crate) token: FaultConfig,
+    /// One-shot faults for the next request matching (method, route), before the dice.
+    pub(crate) scripted: Vec<(String, String, Fault)>,
 }
 
 /// A poisoned lock only means another request panicked mid-update; the data is still the best
@@ -57,14 +59,23 @@ impl Shared {
         bump(&mut lock(&self.stats));
     }
 
-    pub(crate) fn roll(&self, token_endpoint: bool) -> Roll {
+    pub(crate) fn roll(&self, token_endpoint: bool, method: &str, route: &str) -> Roll {
         let mut faults = lock(&self.faults);
         let Faults {
             dice,
             resource,
             token,
+            scripted,
         } = &mut *faults;
-        dice.roll(if token_endpoint { token } else { resource })
+        // The dice roll anyway, so that a scripted fault does not shift the seeded ones.
+        let rolled = dice.roll(if token_endpoint { token } else { resource });
+        match scripted.iter().position(|(m, r, _)| m == method && r == route) {
+            Some(i) => Roll {
+                latency: rolled.latency,
+                fault: Some(scripted.remove(i).2),
+            },
+            None => rolled,
+        }
     }
 }
 

@@ -36,6 +36,14 @@ const TIMING: Timing = Timing {
     max_receive_count: 10,
 };
 
+/// The chaos mapping's file name in a run's work directory, and its learning records' object.
+const MAPPING: &str = "mapping.toml";
+const RECORD_OBJECT: &str = "course_enrollments";
+
+fn record_object() -> lms_ghl::ghl::enrollments::EnrollmentObject {
+    lms_ghl::ghl::enrollments::EnrollmentObject::new(RECORD_OBJECT, lms_ghl::learning::RecordField::ALL)
+}
+
 fn arg(name: &str, default: u64) -> u64 {
     integration_tests::flag(name, default)
 }
@@ -138,16 +146,25 @@ impl Run {
         let deployment = Deployment::with_timing(TIMING).await;
         let mut config = SandboxConfig::default().with_oauth_client("client-1", "client-secret");
         config.seed = seed;
+        let ghl = Sandbox::start(config).await.context("starting the GHL sandbox")?;
+        // The learning records' object, installed as `lms-sync-ops schema install` does, before
+        // the faults begin.
+        ghl.add_private_token(DEFAULT_LOCATION_ID, &deployment.ghl_token)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        integration_tests::client_with_token(&ghl.url(), &deployment.ghl_token)
+            .install_enrollment_object(&record_object(), false)
+            .await
+            .context("installing the learning records' object")?;
         if chaos {
-            config = config.with_faults(FaultConfig {
+            ghl.set_faults(FaultConfig {
                 rate_429: 0.05,
                 rate_5xx: 0.03,
                 rate_drop: 0.02,
                 rate_lost_answer: 0.02,
                 latency: Latency::Uniform(Duration::ZERO, Duration::from_millis(20)),
-            });
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
-        let ghl = Sandbox::start(config).await.context("starting the GHL sandbox")?;
         let aws = if chaos {
             let moto = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL (moto) is not set")?;
             let faults = FaultConfig {
@@ -175,6 +192,15 @@ impl Run {
             .join("worker-once");
         let work = std::env::temp_dir().join(format!("chaos-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&work)?;
+        // The bundled mapping with learning records kept for the generic (TalentLMS) events.
+        let bundled =
+            std::fs::read_to_string(PathBuf::from(integration_tests::ROOT).join("config/mapping.toml"))?;
+        std::fs::write(
+            work.join(MAPPING),
+            format!(
+                "{bundled}\n[learning_records]\nobject_key = \"{RECORD_OBJECT}\"\nproviders = [\"talentlms\"]\n"
+            ),
+        )?;
         Ok(Self {
             deployment,
             ghl,
@@ -364,6 +390,7 @@ impl Run {
             .envs(self.deployment.worker_env(&self.ghl.url()))
             .env("DEADLINE_MS", (u64::from(TIMING.claim_secs) * 1000).to_string())
             .env("RUST_LOG", "warn")
+            .env("MAPPING_FILE", self.work.join(MAPPING))
             .env(
                 "AWS_ENDPOINT_URL",
                 self.aws.as_ref().map_or_else(
@@ -475,7 +502,8 @@ impl Run {
         Ok(started.elapsed())
     }
 
-    /// GHL's state by learner email: contacts, tags, fields, tasks and notes (ids left out).
+    /// GHL's state by learner email: contacts, tags, fields, tasks, notes and learning records
+    /// (ids left out).
     fn state(&self) -> BTreeMap<String, Vec<String>> {
         let mut state: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for contact in self.ghl.contacts(DEFAULT_LOCATION_ID) {
@@ -497,6 +525,44 @@ impl Run {
             }
             for note in self.ghl.notes(DEFAULT_LOCATION_ID, &contact.id) {
                 facts.push(format!("note {:?}", note.body));
+            }
+        }
+        // Each learning record under the contact it is linked to (or unlinked).
+        let emails: BTreeMap<String, String> = self
+            .ghl
+            .contacts(DEFAULT_LOCATION_ID)
+            .into_iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    c.email.clone().unwrap_or_else(|| format!("(no email) {}", c.id)),
+                )
+            })
+            .collect();
+        let relations = self.ghl.relations(DEFAULT_LOCATION_ID);
+        for record in self.ghl.records(DEFAULT_LOCATION_ID, &record_object().key) {
+            let linked: Vec<&String> = relations
+                .iter()
+                .filter_map(|r| {
+                    if r.first_record_id == record.id {
+                        emails.get(&r.second_record_id)
+                    } else if r.second_record_id == record.id {
+                        emails.get(&r.first_record_id)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let fact = format!(
+                "record {:?}",
+                serde_json::Value::Object(record.properties.clone())
+            );
+            match linked.as_slice() {
+                [email] => state.entry((*email).clone()).or_default().push(fact),
+                _ => state
+                    .entry(format!("(record linked to {} contacts)", linked.len()))
+                    .or_default()
+                    .push(fact),
             }
         }
         for facts in state.values_mut() {
@@ -636,16 +702,18 @@ async fn main() -> Result<()> {
         );
     }
     let facts: usize = want.values().map(Vec::len).sum();
-    // The calm side is the reference, so it is checked against the bundled mapping too: a learner
-    // is a contact, its tags, its fields and a welcome task; a completion adds a task and a note
-    // (its tags and field join the contact's); a sender's task or note is one more.
+    // The calm side is the reference, so it is checked against the mapping too: a learner is a
+    // contact, its tags, its fields, a welcome task and its course's learning record; a completion
+    // adds a task, a note and a record (its tags and field join the contact's); a sender's task or
+    // note is one more.
     let count = |path: &str| deliveries.iter().filter(|d| d.path == path).count();
     let learners = count("/learner-created/generic");
     let completions = deliveries
         .iter()
         .filter(|d| d.body.contains("\"milestone.completed\""))
         .count();
-    let expected = learners * 4 + completions * 2 + (deliveries.len() - learners - completions);
+    // Each learner's course and each completed course is a learning record too.
+    let expected = learners * 5 + completions * 3 + (deliveries.len() - learners - completions);
     if facts != expected || want.len() != learners {
         bail!(
             "the calm run itself is off: {} learners and {facts} facts, expected {learners} and {expected}",
