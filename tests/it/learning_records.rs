@@ -697,3 +697,28 @@ async fn a_create_whose_answer_was_lost_is_not_repeated_and_the_next_attempt_ado
     assert_eq!(calls(&ghl, "POST", "/objects/{key}/records/search"), 1);
     assert_eq!(ghl.relations(LOC).len(), 1, "and linked to the contact");
 }
+
+#[tokio::test]
+async fn an_install_whose_folder_answer_was_lost_is_finished_by_the_next_run_with_one_folder() {
+    let (ghl, _deployment, client) = setup().await;
+    ghl.fail_next("POST", "/custom-fields/folder", ghl_sandbox::Fault::LostAnswer);
+    assert!(
+        client.install_enrollment_object(&object(), false).await.is_err(),
+        "the run stops where GHL may have acted"
+    );
+    let done = client
+        .install_enrollment_object(&object(), false)
+        .await
+        .unwrap_or_else(|e| panic!("the next run: {e}"));
+    assert!(
+        !done.iter().any(|s| matches!(s, InstallStep::CreateFolder(_))),
+        "the folder GHL made is found, not made again: {done:?}"
+    );
+    let schema = &ghl.object_schemas(LOC)[0];
+    assert_eq!(schema.folders.len(), 1, "{:?}", schema.folders);
+    assert_eq!(schema.fields.len(), RecordField::ALL.len() + 1);
+    assert!(matches!(
+        client.enrollment_readiness(&object()).await,
+        Ok(Readiness::Ready { .. })
+    ));
+}

@@ -194,12 +194,14 @@ impl GhlClient {
     pub async fn create_field_folder(&self, object_key: &str, name: &str) -> Result<String, GhlError> {
         let location_id = self.location_id().await?;
         let body = json!({ "objectKey": object_key, "name": name, "locationId": location_id });
+        // Folder names are not unique: a folder made behind a lost answer is found by the
+        // install's next run, not made again now.
         let answer: Value = self
             .call(Call::send(
                 Method::POST,
                 &["custom-fields", "folder"],
                 body,
-                Idempotence::Protected,
+                Idempotence::NotIdempotent,
             ))
             .await?;
         answer
