@@ -6,7 +6,7 @@
 use ghl_sandbox::{DEFAULT_LOCATION_ID as LOC, Sandbox, SandboxConfig};
 use integration_tests::{
     Deployment, client_with_token, prism_associations_url, prism_custom_fields_url, prism_objects_url,
-    prism_violations, static_client, sync_all,
+    prism_violations, serve_records, static_client, sync_all,
 };
 use lms_ghl::domain::{
     CourseRef, Email, LearnerRef, MilestoneKind, MilestoneReached, Progress, SourcePlatform, SyncEvent,
@@ -676,13 +676,7 @@ async fn a_create_whose_answer_was_lost_is_not_repeated_and_the_next_attempt_ado
     // GHL makes the record, and the answer never arrives.
     ghl.fail_next("POST", "/objects/{key}/records", ghl_sandbox::Fault::LostAnswer);
 
-    let mut event = lms_ghl::SqsEvent::default();
-    event.records = messages.clone();
-    let first = lms_ghl::lambda::serve_sqs(
-        &worker,
-        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-    )
-    .await;
+    let first = serve_records(&worker, messages.clone()).await;
     assert_eq!(first.batch_item_failures.len(), 1, "left for redelivery");
     assert_eq!(
         ghl.records(LOC, KEY).len(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use ghl_sandbox::{DEFAULT_LOCATION_ID, FaultConfig, Sandbox, SandboxConfig};
-use integration_tests::{Deployment, sync_all, sync_redelivered};
+use integration_tests::{Deployment, serve_records, sync_all, sync_redelivered};
 use lms_ghl::domain::{
     CourseRef, Email, LearnerCreated, LearnerRef, MilestoneKind, MilestoneReached, NoteAdded, Progress,
     SourcePlatform, SyncEvent, TaskAction, TaskChanged,
@@ -638,13 +638,7 @@ async fn a_create_whose_answer_was_lost_is_adopted_not_repeated() {
     let records = deployment
         .queue_event("e-done", course(Progress::Completed))
         .await;
-    let mut event = lms_ghl::SqsEvent::default();
-    event.records = records.clone();
-    let first = lms_ghl::lambda::serve_sqs(
-        &worker,
-        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-    )
-    .await;
+    let first = serve_records(&worker, records.clone()).await;
     assert_eq!(
         first.batch_item_failures.len(),
         1,

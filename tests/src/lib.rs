@@ -481,10 +481,7 @@ impl Deployment {
 pub async fn sync_redelivered(worker: &SyncWorker, records: Vec<SqsMessage>, within: Duration) {
     let until = tokio::time::Instant::now() + within;
     loop {
-        let mut event = lms_ghl::SqsEvent::default();
-        event.records = records.clone();
-        let invocation = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-        let response = lms_ghl::lambda::serve_sqs(worker, invocation).await;
+        let response = serve_records(worker, records.clone()).await;
         if response.batch_item_failures.is_empty() {
             return;
         }
@@ -497,12 +494,20 @@ pub async fn sync_redelivered(worker: &SyncWorker, records: Vec<SqsMessage>, wit
     }
 }
 
-/// Runs records through the worker as Lambda would and asserts none is left for redelivery.
-pub async fn sync_all(worker: &SyncWorker, records: Vec<SqsMessage>) {
+/// Runs records through the worker as one Lambda invocation; the answer lists those to redeliver.
+pub async fn serve_records(
+    worker: &SyncWorker,
+    records: Vec<SqsMessage>,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse {
     let mut event = lms_ghl::SqsEvent::default();
     event.records = records;
     let invocation = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-    let response = lms_ghl::lambda::serve_sqs(worker, invocation).await;
+    lms_ghl::lambda::serve_sqs(worker, invocation).await
+}
+
+/// Runs records through the worker as Lambda would and asserts none is left for redelivery.
+pub async fn sync_all(worker: &SyncWorker, records: Vec<SqsMessage>) {
+    let response = serve_records(worker, records).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
