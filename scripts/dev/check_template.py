@@ -12,7 +12,10 @@
   messages at least as long, or is one;
 - every function gets the environment its binary requires (REQUIRED_ENV, names checked against
   shared/src/config.rs) and none it must not have; BUDGET_PRIORITY is realtime or background;
-- the queues are wired as the code expects: ingest's QUEUE_URL is read by a realtime sync-worker,
+- the outbox: the table has a NEW_IMAGE stream, and a Pipe reads it with the relay's filter and
+  input template (tests/devkit/src/outbox.rs) into a queue a realtime sync-worker reads, with a
+  dead-letter queue, its role granted the stream's reads and the sends (ingest has no QUEUE_URL);
+- the queues are wired as the code expects:
   daily-batch's BATCH_QUEUE_URL by background ones only, its CONTINUATION_QUEUE_URL by
   daily-batch itself one message at a time; a worker parks (DEAD_LETTER_QUEUE_URL) on the DLQ of
   the queue it reads;
@@ -53,7 +56,7 @@ from cfnlint.decode import cfn_yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-INGEST_ENV = {"TABLE_NAME", "QUEUE_URL", "WEBHOOK_SECRET_ID"}
+INGEST_ENV = {"TABLE_NAME", "WEBHOOK_SECRET_ID"}
 # What each binary reads with `env.required(..)` (shared/src/config.rs); TABLE_NAME comes from Globals.
 REQUIRED_ENV = {
     "learner-created": INGEST_ENV,
@@ -282,7 +285,19 @@ def main():
         retention = int(props.get("MessageRetentionPeriod", 345600))
         if int(queues[dlq].get("MessageRetentionPeriod", 345600)) < retention:
             problems.append(f"{dlq}: keeps messages shorter than {name}, whose dead-letter queue it is")
-    for name in sorted(set(queues) - set(dead_letter_of) - set(dead_letter_of.values())):
+    # A Pipe's dead-letter queue (the outbox's) counts as one too.
+    pipes = {n: r.get("Properties", {}) for n, r in resources.items() if r.get("Type") == "AWS::Pipes::Pipe"}
+    pipe_dead_letters = {}
+    for name, props in pipes.items():
+        for kind, source in props.get("SourceParameters", {}).items():
+            if not isinstance(source, dict) or "DeadLetterConfig" not in source:
+                continue
+            dlq = target_of(source["DeadLetterConfig"].get("Arn"))
+            if dlq not in queues:
+                problems.append(f"{name}: {kind}.DeadLetterConfig {dlq} is not a queue of the template")
+            else:
+                pipe_dead_letters[name] = dlq
+    for name in sorted(set(queues) - set(dead_letter_of) - set(dead_letter_of.values()) - set(pipe_dead_letters.values())):
         problems.append(f"{name}: queue without a dead-letter queue (RedrivePolicy)")
 
     binaries = {p.name for p in (ROOT / "functions").iterdir() if (p / "Cargo.toml").exists()}
@@ -400,15 +415,45 @@ def main():
     def consumers(queue):
         return [(n, b, env, c[queue]) for n, (b, env, c) in functions.items() if queue in c]
 
+    # The outbox: what ingest writes reaches a realtime worker through the table's stream.
+    table = next((n for n, r in resources.items() if r.get("Type") == "AWS::DynamoDB::Table"), None)
+    stream = (resources.get(table, {}).get("Properties", {}).get("StreamSpecification") or {}).get("StreamViewType")
+    if stream not in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
+        problems.append(f"{table}: no stream with new images (StreamSpecification), the outbox's source")
+    relay = (ROOT / "tests/devkit/src/outbox.rs").read_text()
+    outbox_pipes = [n for n, p in pipes.items() if target_of(p.get("Source")) == table]
+    if deployed & INGEST_BINARIES and not outbox_pipes:
+        problems.append(f"no Pipe reads {table}'s stream: accepted deliveries would never reach a queue")
+    for name in outbox_pipes:
+        props = pipes[name]
+        patterns = [f.get("Pattern", "") for f in props.get("SourceParameters", {}).get("FilterCriteria", {}).get("Filters", [])]
+        template = props.get("TargetParameters", {}).get("InputTemplate", "")
+        if len(patterns) != 1 or f'r#"{patterns[0]}"#' not in relay:
+            problems.append(f"{name}: FilterCriteria is not tests/devkit/src/outbox.rs's FILTER_PATTERN")
+        if not template or f'"{template}"' not in relay:
+            problems.append(f"{name}: InputTemplate is not tests/devkit/src/outbox.rs's INPUT_TEMPLATE")
+        if name not in pipe_dead_letters:
+            problems.append(f"{name}: no DeadLetterConfig (a batch the queue refuses would be retried, then dropped)")
+        queue = target_of(props.get("Target"))
+        readers = consumers(queue)
+        if not any(b == "sync-worker" for _, b, _, _ in readers):
+            problems.append(f"{name}: its target {queue} is read by no sync-worker")
+        for reader, _, env, _ in readers:
+            if env.get("BUDGET_PRIORITY", "realtime") != "realtime":
+                problems.append(f"{reader}: reads the realtime queue {queue} with a background budget")
+        role = resources.get(target_of(props.get("RoleArn")), {})
+        granted = {}
+        for policy in as_list(role.get("Properties", {}).get("Policies", [])):
+            for statement in as_list(policy.get("PolicyDocument", {}).get("Statement", [])):
+                for one in as_list(statement.get("Resource")):
+                    granted.setdefault(target_of(one), set()).update(as_list(statement.get("Action", [])))
+        needs = [(table, "dynamodb:GetRecords"), (table, "dynamodb:GetShardIterator"), (table, "dynamodb:DescribeStream"),
+                 (queue, "sqs:SendMessage"), (pipe_dead_letters.get(name), "sqs:SendMessage")]
+        for resource, action in needs:
+            if action not in granted.get(resource, set()):
+                problems.append(f"{name}: its role may not {action} on {resource}")
+
     for name, (binary, environment, consumed) in functions.items():
-        if binary in INGEST_BINARIES:
-            queue = target_of(environment.get("QUEUE_URL"))
-            readers = consumers(queue)
-            if not any(b == "sync-worker" for _, b, _, _ in readers):
-                problems.append(f"{name}: QUEUE_URL {queue} is read by no sync-worker")
-            for reader, _, env, _ in readers:
-                if env.get("BUDGET_PRIORITY", "realtime") != "realtime":
-                    problems.append(f"{reader}: reads the realtime queue {queue} with a background budget")
         if binary == "daily-batch":
             queue = target_of(environment.get("BATCH_QUEUE_URL"))
             readers = consumers(queue)
@@ -553,7 +598,7 @@ def main():
             problems.append(f"{alarm_name}: Period {period} × EvaluationPeriods {evaluations} is longer than CloudWatch evaluates")
         if int(props.get("DatapointsToAlarm", evaluations)) > evaluations:
             problems.append(f"{alarm_name}: DatapointsToAlarm > EvaluationPeriods")
-    for dlq in sorted(set(dead_letter_of.values())):
+    for dlq in sorted(set(dead_letter_of.values()) | set(pipe_dead_letters.values())):
         found = [p for _, p, _ in alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq)
                  if p.get("ComparisonOperator") == "GreaterThanThreshold" and float(p.get("Threshold", -1)) == 0]
         if not found:

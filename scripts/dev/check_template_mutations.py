@@ -9,11 +9,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 T = ROOT / "infra/template.yaml"
 orig = T.read_text()
 muts = [
- ("wildcard dynamodb resource via Sub", "              Action: [dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n              Resource: !GetAtt SyncTable.Arn",
-  "              Action: [dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n              Resource: !Sub \"arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*\""),
+ ("wildcard dynamodb resource via Sub", "              Action: [dynamodb:PutItem]\n              Resource: !GetAtt SyncTable.Arn",
+  "              Action: [dynamodb:PutItem]\n              Resource: !Sub \"arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*\""),
  ("wildcard action", "Action: [sqs:SendMessage]", "Action: [sqs:*]"),
- ("plain * resource", "              Resource: !GetAtt RealtimeQueue.Arn\n", "              Resource: \"*\"\n"),
- ("NotResource", "              Resource: !GetAtt RealtimeQueue.Arn\n", "              NotResource: !GetAtt RealtimeQueue.Arn\n"),
+ ("plain * resource", "              Resource: !GetAtt SyncTable.Arn\n", "              Resource: \"*\"\n"),
+ ("NotResource", "              Resource: !GetAtt SyncTable.Arn\n", "              NotResource: !GetAtt SyncTable.Arn\n"),
  ("managed data policy", "      Policies:\n        - Statement:", "      Policies:\n        - AmazonDynamoDBFullAccess\n        - Statement:"),
  ("SAM policy template", "      Policies:\n        - Statement:", "      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref SyncTable\n        - Statement:"),
  ("secret policy * resource", "                Resource: !Ref\n                  Fn::Sub: GhlSecret${Location}", "                Resource: !Sub \"arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*\""),
@@ -45,6 +45,13 @@ muts = [
  ("!Sub of an unknown name", 'FunctionName: !Sub "${AWS::StackName}-note-added"', 'FunctionName: !Sub "${StackName}-note-added"'),
  ("dashboard body not JSON", '{"widgets": [\n', '{"widgets": [[\n'),
  ("overdue alarm too long", "      EvaluationPeriods: 26\n      DatapointsToAlarm: 26\n", "      EvaluationPeriods: 170\n      DatapointsToAlarm: 170\n"),
+ ("no table stream", "      StreamSpecification:\n        StreamViewType: NEW_IMAGE\n", ""),
+ ("pipe filter not the relay's", '"outbox":{"S":[{"exists":true}]}', '"outbox":{"S":[{"exists":false}]}'),
+ ("pipe template not the relay's", 'InputTemplate: "<$.dynamodb.NewImage.outbox.S>"', 'InputTemplate: "<$.dynamodb.NewImage>"'),
+ ("pipe without DLQ", "          DeadLetterConfig:\n            Arn: !GetAtt OutboxDeadLetterQueue.Arn\n", ""),
+ ("pipe role cannot send", "                Resource: [!GetAtt RealtimeQueue.Arn, !GetAtt OutboxDeadLetterQueue.Arn]", "                Resource: [!GetAtt OutboxDeadLetterQueue.Arn]"),
+ ("outbox DLQ alarm removed", "          Value: !GetAtt OutboxDeadLetterQueue.QueueName", "          Value: !GetAtt RealtimeQueue.QueueName"),
+ ("ingest given QUEUE_URL", "          WEBHOOK_SECRET_ID: !Ref WebhookSecret\n", "          WEBHOOK_SECRET_ID: !Ref WebhookSecret\n          QUEUE_URL: !Ref RealtimeQueue\n"),
  ("alarm without Stage", "      MetricName: BatchRunsFailed\n      Dimensions:\n        - Name: Stage", "      MetricName: BatchRunsFailed\n      Dimensions:\n        - Name: Stag"),
 ]
 bad = 0

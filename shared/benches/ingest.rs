@@ -24,9 +24,8 @@ fn service() -> (IngestService, Arc<MemoryQueue>) {
     let secrets = Arc::new(MemorySecrets::default().with("webhooks", SECRETS));
     let service = IngestService::new(
         Trigger::LearnerCreated,
-        queue.clone(),
         Idempotency::new(
-            Arc::new(MemoryIdempotencyStore::default()),
+            Arc::new(MemoryIdempotencyStore::with_outbox(queue.clone())),
             Duration::from_secs(3600),
         ),
         CachedSecret::new(secrets, "webhooks", Duration::from_secs(300)),
@@ -59,7 +58,6 @@ async fn run(name: &str, path: &str, bodies: &[String], headers: impl Fn(&str) -
                 headers,
                 body: body.as_bytes(),
                 request_id: Some("bench"),
-                deadline_ms: None,
             })
             .await;
         std::hint::black_box(response);

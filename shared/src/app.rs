@@ -244,7 +244,6 @@ pub fn ingest_service(
     let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk)));
     Ok(IngestService::new(
         trigger,
-        Arc::new(SqsQueue::new(json, &settings.queue_url)),
         Idempotency::new(table, settings.common.idempotency_ttl),
         CachedSecret::new(
             secrets,

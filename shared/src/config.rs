@@ -70,8 +70,6 @@ impl CommonSettings {
 #[derive(Debug, Clone)]
 pub struct IngestSettings {
     pub common: CommonSettings,
-    /// `QUEUE_URL`: the realtime queue the worker consumes.
-    pub queue_url: String,
     /// `WEBHOOK_SECRET_ID`: the webhook credentials document.
     pub webhook_secret_id: String,
 }
@@ -80,7 +78,6 @@ impl IngestSettings {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             common: CommonSettings::from_env(env)?,
-            queue_url: env.required("QUEUE_URL")?,
             webhook_secret_id: env.required("WEBHOOK_SECRET_ID")?,
         })
     }
@@ -202,6 +199,6 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert_eq!(err, "environment variable QUEUE_URL is required");
+        assert_eq!(err, "environment variable WEBHOOK_SECRET_ID is required");
     }
 }

@@ -59,8 +59,38 @@ impl Idempotency {
             payload_hash: payload_hash.to_owned(),
             data: None,
             last_error: None,
+            outbox: None,
         };
-        match self.store.put_if_claimable(&record, now).await? {
+        self.put(&record, now).await
+    }
+
+    /// Takes `key` for good in one write, with the operation's result (`data`) and the queue
+    /// message the table's stream sends (ingest's outbox): `Acquired` means accepted and on its
+    /// way to the queue; a held key answers as [`claim`](Self::claim) does.
+    pub async fn accept(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        data: &str,
+        message: &str,
+        now: OffsetDateTime,
+    ) -> Result<Claim, IdempotencyError> {
+        let record = IdempotencyRecord {
+            key: key.to_owned(),
+            status: RecordStatus::Completed,
+            expiration: self.expiration(now),
+            in_progress_expiration_ms: 0,
+            payload_hash: payload_hash.to_owned(),
+            data: Some(data.to_owned()),
+            last_error: None,
+            outbox: Some(message.to_owned()),
+        };
+        self.put(&record, now).await
+    }
+
+    async fn put(&self, record: &IdempotencyRecord, now: OffsetDateTime) -> Result<Claim, IdempotencyError> {
+        let (key, payload_hash) = (record.key.as_str(), record.payload_hash.as_str());
+        match self.store.put_if_claimable(record, now).await? {
             PutOutcome::Written => Ok(Claim::Acquired),
             PutOutcome::Held(existing) => {
                 let held = match existing.status {
@@ -235,6 +265,25 @@ mod tests {
         // A completed record is not reopened by a late release.
         idem.release("k", "ghl_unavailable").await?;
         assert!(idem.explain("k", at(1_000_003)).await?.starts_with("completed"));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_accepted_key_is_done_in_one_write_and_carries_its_message() -> Result<(), IdempotencyError> {
+        let store = Arc::new(MemoryIdempotencyStore::default());
+        let idem = Idempotency::new(store.clone(), Duration::from_secs(3600));
+        let now = at(1_000_000);
+        assert_eq!(idem.accept("k", "h", "evt_1", "{}", now).await?, Claim::Acquired);
+        let record = store.get("k");
+        assert_eq!(record.as_ref().map(|r| r.status), Some(RecordStatus::Completed));
+        assert_eq!(record.and_then(|r| r.outbox).as_deref(), Some("{}"));
+        assert_eq!(
+            idem.accept("k", "h", "evt_2", "{\"other\":1}", now).await?,
+            Claim::Completed {
+                data: Some("evt_1".into())
+            }
+        );
+        assert_eq!(store.get("k").and_then(|r| r.outbox).as_deref(), Some("{}"));
         Ok(())
     }
 

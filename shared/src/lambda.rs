@@ -44,7 +44,6 @@ pub async fn serve_ingest(service: &IngestService, request: Request) -> Response
             headers: request.headers(),
             body: request.body().as_ref(),
             request_id: context.map(|c| c.request_id.as_str()),
-            deadline_ms: context.map(|c| c.deadline),
         })
         .await;
     response.into_http().map(Body::from)

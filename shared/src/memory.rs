@@ -1,8 +1,8 @@
 //! In-memory adapters of the ports, for unit tests and examples. Same semantics as the AWS ones.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -85,9 +85,25 @@ impl crate::ports::Redelivery for MemoryRedelivery {
 #[derive(Debug, Default)]
 pub struct MemoryIdempotencyStore {
     records: Mutex<HashMap<String, IdempotencyRecord>>,
+    /// Where written records' outbox messages go, as the table's stream and its Pipe send them.
+    stream_to: Option<Arc<MemoryQueue>>,
+    failing: AtomicBool,
 }
 
 impl MemoryIdempotencyStore {
+    /// A store whose records' outbox messages reach `queue` when written (the stream's relay).
+    pub fn with_outbox(queue: Arc<MemoryQueue>) -> Self {
+        Self {
+            stream_to: Some(queue),
+            ..Self::default()
+        }
+    }
+
+    /// Makes every following write fail, as an unreachable table would.
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
     pub fn get(&self, key: &str) -> Option<IdempotencyRecord> {
         self.records.lock().ok()?.get(key).cloned()
     }
@@ -107,6 +123,9 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         record: &IdempotencyRecord,
         now: OffsetDateTime,
     ) -> Result<PutOutcome, PortError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(PortError::new("idempotency store", "injected failure"));
+        }
         let mut records = self.records.lock().map_err(|_| poisoned("idempotency store"))?;
         if let Some(existing) = records.get(&record.key)
             && record_is_live(existing, now)
@@ -114,6 +133,16 @@ impl IdempotencyStore for MemoryIdempotencyStore {
             return Ok(PutOutcome::Held(existing.clone()));
         }
         records.insert(record.key.clone(), record.clone());
+        if let (Some(queue), Some(body)) = (&self.stream_to, &record.outbox) {
+            queue
+                .messages
+                .lock()
+                .map_err(|_| poisoned("queue"))?
+                .push(OutboundMessage {
+                    body: body.clone(),
+                    attributes: Default::default(),
+                });
+        }
         Ok(PutOutcome::Written)
     }
 

@@ -98,6 +98,10 @@ pub struct IdempotencyRecord {
     /// Why the last attempt gave the claim back (a retryable failure's reason), so that a message
     /// the queue's redrive policy moved to the DLQ can still be explained.
     pub last_error: Option<String>,
+    /// The queue message this record carries (ingest's outbox): written with the claim in one
+    /// call, and sent to the realtime queue by the table's stream (an EventBridge Pipe in AWS,
+    /// `devkit::outbox` locally), so that accepting a delivery is one write that cannot half-happen.
+    pub outbox: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -526,10 +526,9 @@ const GHL_SEEDS: &[&str] = &[
 ];
 
 fn service(trigger: Trigger, queue: Arc<MemoryQueue>) -> IngestService {
-    let store = Arc::new(MemoryIdempotencyStore::default());
+    let store = Arc::new(MemoryIdempotencyStore::with_outbox(queue));
     IngestService::new(
         trigger,
-        queue,
         Idempotency::new(store, Duration::from_secs(86_400)),
         CachedSecret::new(
             Arc::new(MemorySecrets::default().with("webhooks", WEBHOOK_SECRETS)),
@@ -671,7 +670,6 @@ proptest! {
             headers: &map,
             body: &body,
             request_id: Some("req-fuzz"),
-            deadline_ms: None,
         }));
         let enqueued = queue.messages().len();
         prop_assert!(

@@ -35,16 +35,15 @@ fn samples() -> Vec<String> {
         .collect()
 }
 
-/// The ghl-events service of `deployment`, with its queue or webhook secret swapped for one
+/// The ghl-events service of `deployment`, with its table or webhook secret swapped for one
 /// that does not exist.
-fn broken(deployment: &Deployment, queue_url: &str, webhook_secret_id: &str) -> IngestService {
+fn broken(deployment: &Deployment, table: &str, webhook_secret_id: &str) -> IngestService {
     let settings = IngestSettings {
         common: CommonSettings {
-            table_name: deployment.table.clone(),
+            table_name: table.to_owned(),
             idempotency_ttl: Duration::from_secs(3600),
             secret_cache_ttl: Duration::from_secs(300),
         },
-        queue_url: queue_url.to_owned(),
         webhook_secret_id: webhook_secret_id.to_owned(),
     };
     lms_ghl::app::ingest_service(Trigger::GhlEvents, &settings, &deployment.sdk)
@@ -91,15 +90,7 @@ async fn every_ghl_sample_is_queued_once_as_a_ghl_change() {
     assert_eq!(records.len(), samples.len(), "one message per sample");
     let mut kinds = Vec::new();
     for record in &records {
-        assert_eq!(
-            record
-                .message_attributes
-                .get("event_type")
-                .and_then(|a| a.string_value.as_deref()),
-            Some("GhlChanged")
-        );
-        let envelope: Envelope = serde_json::from_str(record.body.as_deref().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let envelope = integration_tests::envelope(record);
         assert!(event_ids.contains(&envelope.event_id.as_str().to_owned()));
         let SyncEvent::GhlChanged(change) = envelope.event else {
             panic!("not a GhlChanged: {}", envelope.event.kind())
@@ -124,30 +115,30 @@ async fn every_ghl_sample_is_queued_once_as_a_ghl_change() {
 }
 
 #[tokio::test]
-async fn a_delivery_that_cannot_be_queued_is_answered_429_and_its_retry_gets_through() {
+async fn a_delivery_that_cannot_be_accepted_is_answered_429_and_its_retry_gets_through() {
     let deployment = Deployment::new().await;
     let sample = "events/ghl-events/ghl-task-create.json";
-    let missing_queue = format!("{}-missing", deployment.queue_url);
+    let missing_table = format!("{}-missing", deployment.table);
     let cases = [
         (
-            missing_queue.as_str(),
+            missing_table.as_str(),
             deployment.webhook_secret_id.as_str(),
             "unavailable",
         ),
         (
-            deployment.queue_url.as_str(),
+            deployment.table.as_str(),
             "lms-sync/missing/webhooks",
             "unavailable",
         ),
     ];
-    for (queue_url, secret_id, error) in cases {
-        let ingest = broken(&deployment, queue_url, secret_id);
+    for (table, secret_id, error) in cases {
+        let ingest = broken(&deployment, table, secret_id);
         let (status, body) = response_json(serve_ingest(&ingest, sample_event(sample)).await);
         assert_eq!((status, body["error"].as_str()), (429, Some(error)), "{body}");
     }
     let ingest = deployment.ingest_for(Trigger::GhlEvents);
     let (status, body) = response_json(serve_ingest(&ingest, sample_event(sample)).await);
-    assert_eq!(status, 202, "the claim was released: {body}");
+    assert_eq!(status, 202, "nothing was taken by the failed tries: {body}");
     assert_eq!(deployment.visible_messages(&deployment.queue_url).await, 1);
 }
 

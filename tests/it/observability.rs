@@ -121,15 +121,12 @@ async fn an_events_logs_carry_its_correlation_id_and_its_metrics_come_out_as_emf
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["correlation_id"], correlation_id);
 
-    // Through SQS: the message's attributes carry the id too.
+    // Through the outbox and SQS: the message's envelope carries the id too.
     let records = deployment.receive(&deployment.queue_url).await;
     assert_eq!(records.len(), 1);
     assert_eq!(
-        records[0]
-            .message_attributes
-            .get("correlation_id")
-            .and_then(|a| a.string_value.as_deref()),
-        Some(correlation_id)
+        integration_tests::envelope(&records[0]).correlation_id,
+        correlation_id
     );
     let worker = deployment.worker(&ghl.url()).await;
     sync_all(&worker, records).await;

@@ -19,11 +19,8 @@ async fn skilljar_enrollment_becomes_a_ghl_contact() {
     let records = deployment.receive(&deployment.queue_url).await;
     assert_eq!(records.len(), 1);
     assert_eq!(
-        records[0]
-            .message_attributes
-            .get("event_id")
-            .and_then(|a| a.string_value.as_deref()),
-        Some(event_id.as_str())
+        integration_tests::envelope(&records[0]).event_id.as_str(),
+        event_id
     );
 
     sync_all(

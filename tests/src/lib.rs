@@ -151,6 +151,9 @@ pub struct Deployment {
     pub ghl_secret_id: String,
     /// The Private Integration Token in the GHL secret.
     pub ghl_token: String,
+    /// The outbox's Pipe, as `devkit::outbox` stands in for it: pumped before the realtime queue
+    /// is looked at.
+    relay: tokio::sync::Mutex<devkit::outbox::Relay>,
 }
 
 impl Deployment {
@@ -193,7 +196,14 @@ impl Deployment {
             .provision(&sdk)
             .await
             .unwrap_or_else(|e| panic!("provisioning: {e:?}"));
+        let http = lms_ghl::http::client(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+        let relay = devkit::outbox::Relay::new(
+            lms_ghl::aws::AwsJson::new(&sdk, http),
+            &provisioned.table,
+            &provisioned.queue_url,
+        );
         Self {
+            relay: tokio::sync::Mutex::new(relay),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sdk,
@@ -226,7 +236,6 @@ impl Deployment {
     pub fn ingest_via(&self, trigger: Trigger, sdk: &aws_config::SdkConfig) -> IngestService {
         let settings = IngestSettings {
             common: self.common(),
-            queue_url: self.queue_url.clone(),
             webhook_secret_id: self.webhook_secret_id.clone(),
         };
         app::ingest_service(trigger, &settings, sdk).unwrap_or_else(|e| panic!("{e}"))
@@ -241,7 +250,6 @@ impl Deployment {
     pub fn ingest_for(&self, trigger: Trigger) -> IngestService {
         let settings = IngestSettings {
             common: self.common(),
-            queue_url: self.queue_url.clone(),
             webhook_secret_id: self.webhook_secret_id.clone(),
         };
         app::ingest_service(trigger, &settings, &self.sdk).unwrap_or_else(|e| panic!("{e}"))
@@ -374,9 +382,23 @@ impl Deployment {
             .unwrap_or_else(|e| panic!("entity map: {e}"))
     }
 
+    /// Sends what ingest accepted since the last look on to the realtime queue, as the outbox's
+    /// Pipe would; how many messages.
+    pub async fn relay(&self) -> usize {
+        self.relay
+            .lock()
+            .await
+            .pump()
+            .await
+            .unwrap_or_else(|e| panic!("outbox relay: {e:#}"))
+    }
+
     /// Receives what is visible on a queue now (any of the deployment's), as Lambda's SQS event
-    /// source would hand it over.
+    /// source would hand it over; the realtime queue after the outbox is relayed.
     pub async fn receive(&self, queue_url: &str) -> Vec<SqsMessage> {
+        if queue_url == self.queue_url {
+            self.relay().await;
+        }
         let output = devkit::sqs::receive(&self.sqs, queue_url)
             .wait_time_seconds(0)
             .send()
@@ -455,6 +477,9 @@ impl Deployment {
     }
 
     pub async fn visible_messages(&self, queue_url: &str) -> usize {
+        if queue_url == self.queue_url {
+            self.relay().await;
+        }
         let output = self
             .sqs
             .get_queue_attributes()
@@ -474,6 +499,13 @@ impl Deployment {
         count(QueueAttributeName::ApproximateNumberOfMessages)
             + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
     }
+}
+
+/// The queue contract's envelope a received record carries (the outbox's Pipe sends the body
+/// only: what a message says is in its envelope, not in SQS attributes).
+pub fn envelope(record: &SqsMessage) -> lms_ghl::contract::Envelope {
+    lms_ghl::contract::decode(record.body.as_deref().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("not a queue contract message: {e}"))
 }
 
 /// Redelivers records, as SQS would after each visibility timeout, until the worker reports none

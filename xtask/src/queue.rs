@@ -1,5 +1,5 @@
-//! `xtask forward` and `xtask parked`: what Lambda's SQS event sources do for sync-worker and
-//! daily-batch, and a look at what was parked.
+//! `xtask forward` and `xtask parked`: what the outbox's Pipe and Lambda's SQS event sources do
+//! for sync-worker and daily-batch, and a look at what was parked.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -54,7 +54,22 @@ pub async fn forward(sdk: &aws_config::SdkConfig, lambda: &Lambda) -> Result<()>
     let region = sdk
         .region()
         .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+    // The outbox's Pipe: what ingest accepted (in the table) on to the realtime queue.
+    let http = lms_ghl::http::client(Duration::from_secs(5))?;
+    let relay = devkit::outbox::Relay::new(
+        lms_ghl::aws::AwsJson::new(sdk, http),
+        &crate::env_var("TABLE_NAME")?,
+        &crate::env_var(REALTIME.url_variable)?,
+    );
+    println!(
+        "[forward] relaying the table's outbox to the {} queue",
+        REALTIME.name
+    );
     tokio::try_join!(
+        async {
+            relay.run(Duration::from_millis(200)).await;
+            Ok(())
+        },
         forward_queue(&sqs, lambda, &region, &REALTIME),
         forward_queue(&sqs, lambda, &region, &BATCH),
         forward_queue(&sqs, lambda, &region, &CONTINUATION),

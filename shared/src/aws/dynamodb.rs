@@ -70,6 +70,7 @@ fn record_from_item(item: &HashMap<String, AttributeValue>) -> Option<Idempotenc
         payload_hash: get_s(item, "validation").unwrap_or_default(),
         data: get_s(item, "data"),
         last_error: get_s(item, "last_error"),
+        outbox: get_s(item, "outbox"),
     })
 }
 
@@ -117,7 +118,7 @@ impl IdempotencyStore for DynamoTable {
         // This put's own mark: when its answer is lost and the retry meets the claim it made,
         // the claim is recognised as this caller's (not another invocation's, to wait for).
         let attempt = uuid::Uuid::new_v4().simple().to_string();
-        let request = json!({
+        let mut request = json!({
             "TableName": self.table,
             "Item": {
                 PK: json_s(&record.key),
@@ -140,6 +141,13 @@ impl IdempotencyStore for DynamoTable {
             },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         });
+        // An accepted delivery's record is written done, with its result and its queue message:
+        // the table's stream sends the message (see `IdempotencyRecord::outbox`).
+        for (name, value) in [("data", &record.data), ("outbox", &record.outbox)] {
+            if let Some(value) = value {
+                request["Item"][name] = json_s(value);
+            }
+        }
         match self
             .json
             .call(Service::DynamoDb, "PutItem", &request, Idempotence::Idempotent)
@@ -715,6 +723,7 @@ mod tests {
             payload_hash: "sha256:x".into(),
             data: None,
             last_error: None,
+            outbox: None,
         }
     }
 

@@ -25,14 +25,25 @@ use crate::http::{Failure, Idempotence, RetryClass, RetryPolicy};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     DynamoDb,
+    /// DynamoDB Streams: read only by the local stand-in for the outbox's Pipe (`devkit::outbox`).
+    DynamoDbStreams,
     Sqs,
 }
 
 impl Service {
-    /// SigV4's service name, also the endpoint's first label.
+    /// SigV4's service name.
     fn signing_name(self) -> &'static str {
         match self {
+            Service::DynamoDb | Service::DynamoDbStreams => "dynamodb",
+            Service::Sqs => "sqs",
+        }
+    }
+
+    /// The endpoint's labels before the region.
+    fn endpoint_prefix(self) -> &'static str {
+        match self {
             Service::DynamoDb => "dynamodb",
+            Service::DynamoDbStreams => "streams.dynamodb",
             Service::Sqs => "sqs",
         }
     }
@@ -40,6 +51,7 @@ impl Service {
     fn target_prefix(self) -> &'static str {
         match self {
             Service::DynamoDb => "DynamoDB_20120810",
+            Service::DynamoDbStreams => "DynamoDBStreams_20120810",
             Service::Sqs => "AmazonSQS",
         }
     }
@@ -228,7 +240,7 @@ impl AwsJson {
             Some(endpoint) => format!("{endpoint}/"),
             None => format!(
                 "https://{}.{}.{}/",
-                service.signing_name(),
+                service.endpoint_prefix(),
                 self.region,
                 dns_suffix(&self.region)
             ),

@@ -8,9 +8,9 @@ use super::json::{AwsJson, Service};
 use crate::http::Idempotence;
 use crate::ports::{OutboundMessage, PortError, Queue, Redelivery};
 
-/// Sends to one queue in SQS's JSON protocol (`aws::json`): every accepted webhook's path. A send
-/// repeated after a lost answer may queue a message twice, which the worker's claim absorbs, so
-/// sends retry as `Protected`.
+/// Sends to one queue in SQS's JSON protocol (`aws::json`): the worker's parking, the daily
+/// batch's changes and the outbox relay's stand-in. A send repeated after a lost answer may queue
+/// a message twice, which the worker's claim absorbs, so sends retry as `Protected`.
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
     json: AwsJson,

@@ -1,14 +1,14 @@
 //! The pipeline every ingest function runs: route → size and type checks → the provider
-//! authenticates and normalises → claim the delivery's identity → enqueue → mark it done.
+//! authenticates and normalises → accept the delivery's identity and its queue message in one
+//! write (the table's stream sends the message on: docs/architecture.md, "Outbox").
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, error, info, info_span};
 
-use crate::clock::{Clock, invocation_deadline_ms};
+use crate::clock::Clock;
 use crate::contract::{self, DeliveryHash, Envelope};
 use crate::idempotency::{Claim, Idempotency, IdempotencyError};
 use crate::ingest::error::{IngestError, IngestResponse, MAX_BODY_BYTES, RetryAnswer};
@@ -16,7 +16,6 @@ use crate::ingest::generic::Generic;
 use crate::ingest::ghl::Ghl;
 use crate::ingest::provider::{Delivery, Parsed, Provider, Trigger, WebhookSecrets};
 use crate::ingest::skilljar::Skilljar;
-use crate::ports::Queue;
 use crate::secrets::CachedSecret;
 use crate::telemetry::metric;
 
@@ -80,32 +79,24 @@ pub struct IngestRequest<'a> {
     pub body: &'a [u8],
     /// API Gateway's request id, the fallback correlation id.
     pub request_id: Option<&'a str>,
-    /// The invocation's deadline in epoch ms as Lambda reports it.
-    pub deadline_ms: Option<u64>,
 }
 
 pub struct IngestService {
     trigger: Trigger,
-    queue: Arc<dyn Queue>,
     idempotency: Idempotency,
     secrets: CachedSecret<WebhookSecrets>,
     clock: Arc<dyn Clock>,
 }
 
-/// How long an IN_PROGRESS ingest claim may live when Lambda reports no usable deadline.
-const CLAIM_FALLBACK: Duration = Duration::from_secs(30);
-
 impl IngestService {
     pub fn new(
         trigger: Trigger,
-        queue: Arc<dyn Queue>,
         idempotency: Idempotency,
         secrets: CachedSecret<WebhookSecrets>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             trigger,
-            queue,
             idempotency,
             secrets,
             clock,
@@ -201,23 +192,24 @@ impl IngestService {
             received.hash,
             normalised.event,
         );
-        self.enqueue_once(&envelope, request.deadline_ms).await
+        self.accept_once(&envelope).await
     }
 
-    /// Claim the delivery's key, enqueue, then mark it done. If the enqueue fails the claim is
-    /// released and the sender told to retry: an accepted delivery is never lost, and a
-    /// redelivery of an enqueued one never enqueues twice.
-    async fn enqueue_once(
-        &self,
-        envelope: &Envelope,
-        deadline_ms: Option<u64>,
-    ) -> Result<IngestResponse, IngestError> {
-        let now = self.clock.now();
-        let deadline = invocation_deadline_ms(deadline_ms, now, CLAIM_FALLBACK);
-        let key = &envelope.idempotency_key;
+    /// One conditional write takes the delivery's key and carries its queue message; the table's
+    /// stream sends the message. Nothing to undo when a step fails, and no window in which a crash
+    /// leaves a key taken with nothing queued: an accepted delivery is never lost, and a
+    /// redelivery of an accepted one is answered as a duplicate without queueing twice.
+    async fn accept_once(&self, envelope: &Envelope) -> Result<IngestResponse, IngestError> {
+        let message = contract::encode(envelope).map_err(|e| IngestError::Misconfigured(e.to_string()))?;
         let claim = self
             .idempotency
-            .claim(key, envelope.delivery_hash.as_str(), deadline, now)
+            .accept(
+                &envelope.idempotency_key,
+                envelope.delivery_hash.as_str(),
+                envelope.event_id.as_str(),
+                &message.body,
+                self.clock.now(),
+            )
             .await;
         let held = match claim {
             Ok(Claim::Acquired) => None,
@@ -239,6 +231,7 @@ impl IngestService {
         };
         match held {
             None => {}
+            // An earlier version's claim (claim, send, complete) still being worked on.
             Some(Claim::InProgress { .. }) => return Err(IngestError::InProgress),
             Some(_) => {
                 info!(event_id = %envelope.event_id, "duplicate delivery; already queued");
@@ -248,25 +241,7 @@ impl IngestService {
                 });
             }
         }
-
-        let message = contract::encode(envelope).map_err(|e| IngestError::Misconfigured(e.to_string()))?;
-        if let Err(err) = self.queue.send(&message).await {
-            if let Err(release) = self.idempotency.release(key, "queue_unavailable").await {
-                // The claim expires with the invocation deadline, so the retry still gets through.
-                warn!(error = %release, "could not release ingest claim");
-            }
-            return Err(IngestError::Unavailable(err.to_string()));
-        }
-        if let Err(err) = self
-            .idempotency
-            .complete(key, Some(envelope.event_id.as_str()), self.clock.now())
-            .await
-        {
-            // Already queued: a redelivery after the claim expires enqueues again, and the worker's
-            // own idempotency (same event id) absorbs it.
-            warn!(error = %err, "queued, but could not mark ingest claim completed");
-        }
-        info!(event_id = %envelope.event_id, event_type = envelope.event.kind(), "delivery queued");
+        info!(event_id = %envelope.event_id, event_type = envelope.event.kind(), "delivery accepted");
         Ok(IngestResponse {
             status: StatusCode::ACCEPTED,
             body: json!({

@@ -137,6 +137,7 @@ async fn a_claim_made_with_another_delivery_hash_is_already_synced_not_parked() 
             payload_hash: hash.to_owned(),
             data: None,
             last_error: None,
+            outbox: None,
         };
         claims
             .put_if_claimable(&record, now)

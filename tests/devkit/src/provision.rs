@@ -5,7 +5,8 @@
 
 use anyhow::{Context, Result};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use secrecy::{ExposeSecret, SecretString};
@@ -238,6 +239,13 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result
             KeySchemaElement::builder()
                 .attribute_name("pk")
                 .key_type(KeyType::Hash)
+                .build()?,
+        )
+        // The outbox's stream, as infra/template.yaml has it (`devkit::outbox` relays it).
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
                 .build()?,
         )
         .send()

@@ -481,6 +481,14 @@ impl Run {
                 }
             }
         };
+        // The outbox's Pipe, straight to moto (it is AWS's, outside the functions' faults).
+        let relay = async {
+            while !stop.load(Ordering::Relaxed) {
+                self.deployment.relay().await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Ok::<_, anyhow::Error>(())
+        };
         // A long run says where it is every 30 s rather than going quiet.
         let progress = async {
             while !stop.load(Ordering::Relaxed) {
@@ -498,7 +506,7 @@ impl Run {
             }
             Ok::<_, anyhow::Error>(())
         };
-        tokio::try_join!(pollers, drive, progress)?;
+        tokio::try_join!(pollers, drive, relay, progress)?;
         Ok(started.elapsed())
     }
 

@@ -262,7 +262,7 @@ fn clock_ticks_per_second() -> f64 {
 }
 
 /// An API Gateway v2 event of the Skilljar sample with its own learner id (so its own
-/// idempotency key: every delivery is claimed, queued and completed) and request id.
+/// idempotency key: every delivery is a new one, accepted with its outbox message) and request id.
 fn event(template: &serde_json::Value, run: &str, i: usize) -> anyhow::Result<Bytes> {
     let mut event = template.clone();
     let body = event["body"].as_str().context("sample has no body")?;
@@ -548,7 +548,7 @@ async fn main() -> anyhow::Result<()> {
 
     let template: serde_json::Value = serde_json::from_str(SAMPLE)?;
     println!(
-        "{deliveries} warm deliveries per process after the first, {rounds} round(s); 3 AWS calls each on moto ({}){}",
+        "{deliveries} warm deliveries per process after the first, {rounds} round(s); AWS calls each on moto ({}){}: the Rust functions 1 (the outbox put), the peer 3 (claim, send, complete)",
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
         if proxy.is_some() {
             ", through a keep-alive proxy"

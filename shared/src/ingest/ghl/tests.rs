@@ -91,11 +91,10 @@ fn harness() -> Harness {
 
 fn harness_with(secrets: &str) -> Harness {
     let queue = Arc::new(MemoryQueue::default());
-    let store = Arc::new(MemoryIdempotencyStore::default());
+    let store = Arc::new(MemoryIdempotencyStore::with_outbox(queue.clone()));
     let clock = Arc::new(FixedClock::new(at(NOW)));
     let service = IngestService::new(
         Trigger::GhlEvents,
-        queue.clone(),
         Idempotency::new(store.clone(), Duration::from_secs(86_400)),
         CachedSecret::new(
             Arc::new(MemorySecrets::default().with("webhooks", secrets)),
@@ -145,7 +144,6 @@ async fn post(h: &Harness, headers: &HeaderMap, body: &str) -> IngestResponse {
             headers,
             body: body.as_bytes(),
             request_id: Some("req-ghl"),
-            deadline_ms: None,
         })
         .await
 }
@@ -665,13 +663,13 @@ async fn event_types_the_sync_does_not_take_are_acknowledged_and_ignored() {
 
 #[tokio::test]
 async fn whatever_keeps_a_delivery_from_the_queue_is_answered_429() {
-    // The queue: refused with 429, and the retry is accepted (the claim was released).
+    // The table (where the outbox is written): refused with 429, and the retry is accepted.
     let h = harness();
-    h.queue.set_failing(true);
+    h.store.set_failing(true);
     let refused = post(&h, &signed(CONTACT_CREATE), CONTACT_CREATE).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.body);
     assert_eq!(refused.body["error"], "unavailable");
-    h.queue.set_failing(false);
+    h.store.set_failing(false);
     let retried = post(&h, &signed(CONTACT_CREATE), CONTACT_CREATE).await;
     assert_eq!(retried.status, StatusCode::ACCEPTED, "{}", retried.body);
 
@@ -733,7 +731,6 @@ fn harness_with_secret_id_missing() -> Harness {
     Harness {
         service: IngestService::new(
             Trigger::GhlEvents,
-            h.queue.clone(),
             Idempotency::new(h.store.clone(), Duration::from_secs(86_400)),
             CachedSecret::new(
                 Arc::new(MemorySecrets::default()),
