@@ -5,6 +5,7 @@ pub mod batch;
 pub mod config;
 pub mod dlq;
 pub mod oauth;
+pub mod outbox;
 pub mod replay;
 pub mod skilljar;
 pub mod status;

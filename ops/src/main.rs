@@ -63,6 +63,10 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// The outbox (accepted deliveries, in their claims in `TABLE_NAME`): what to do when the
+    /// outbox Pipe could not send some to the realtime queue (its DLQ, `OutboxDeadLetterQueueUrl`).
+    #[command(subcommand)]
+    Outbox(Outbox),
     /// Queue and dead-letter depths (every `*QUEUE_URL` variable set) and each daily-batch job's
     /// last run (`TABLE_NAME`, the mapping: `MAPPING_FILE` or the bundled one). Exits 3 when
     /// messages are parked.
@@ -73,6 +77,21 @@ enum Command {
         /// How far back to look for errors.
         #[arg(long, default_value_t = 60)]
         errors_since_minutes: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum Outbox {
+    /// Send every delivery accepted in the last N minutes to the realtime queue (`QUEUE_URL`)
+    /// again: a full table Scan; what had reached the queue before is absorbed by the worker's
+    /// claims (no GHL call).
+    Resend {
+        /// How far back: cover the time the outbox DLQ's batches were written.
+        #[arg(long)]
+        since_minutes: i64,
+        /// Say what would be sent, sending nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -291,6 +310,35 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             });
+        }
+        Command::Outbox(Outbox::Resend {
+            since_minutes,
+            dry_run,
+        }) => {
+            let table = env_var("TABLE_NAME")?;
+            let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(since_minutes);
+            let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+            let accepted = ops::outbox::accepted_since(&dynamodb, &table, since).await?;
+            for a in &accepted {
+                println!("{}\t{}\t{}", a.event_id, a.event_type, a.received_at);
+            }
+            if dry_run {
+                eprintln!(
+                    "{} accepted delivery(ies) would be sent again (dry run)",
+                    accepted.len()
+                );
+            } else {
+                let http = lms_ghl::http::client(Duration::from_secs(30))?;
+                let queue = lms_ghl::aws::SqsQueue::new(
+                    lms_ghl::aws::AwsJson::new(&sdk, http),
+                    env_var("QUEUE_URL")?,
+                );
+                ops::outbox::resend(&queue, &accepted).await?;
+                eprintln!(
+                    "{} accepted delivery(ies) sent to the realtime queue again",
+                    accepted.len()
+                );
+            }
         }
         Command::Dlq(command) => {
             let sqs = aws_sdk_sqs::Client::new(&sdk);

@@ -25,12 +25,16 @@ fn text(bytes: &[u8]) -> String {
 fn help_lists_the_commands_and_wrong_usage_exits_2() {
     let help = ops(&["--help"], &[]);
     assert_eq!(help.status.code(), Some(0));
-    for command in ["dlq", "webhook", "schema"] {
+    for command in ["dlq", "outbox", "webhook", "schema"] {
         assert!(text(&help.stdout).contains(command), "{}", text(&help.stdout));
     }
     let redrive = ops(&["dlq", "redrive", "--help"], &[]);
     assert!(text(&redrive.stdout).contains("--dry-run"));
     assert_eq!(ops(&["dlq", "frobnicate"], &[]).status.code(), Some(2));
+    let resend = ops(&["outbox", "resend", "--help"], &[]);
+    assert!(text(&resend.stdout).contains("--since-minutes"));
+    // The window is required: a resend of everything is never the default.
+    assert_eq!(ops(&["outbox", "resend"], &[]).status.code(), Some(2));
 }
 
 #[test]

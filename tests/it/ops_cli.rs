@@ -536,3 +536,49 @@ async fn status_lists_the_stacks_recent_error_lines_newest_first() {
         ]
     );
 }
+
+#[tokio::test]
+async fn outbox_resend_sends_accepted_deliveries_again_and_the_worker_applies_each_once() {
+    use integration_tests::{response_json, sample_event};
+    let deployment = Deployment::new().await;
+    let ghl = deployment.ghl_sandbox(SandboxConfig::default()).await;
+    let started = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    for sample in [
+        "events/learner-created/skilljar-course-enrollment.json",
+        "events/learner-created/generic-learner-created.json",
+    ] {
+        let (status, body) =
+            response_json(lms_ghl::lambda::serve_ingest(&deployment.ingest(), sample_event(sample)).await);
+        assert_eq!(status, 202, "{sample}: {body}");
+    }
+
+    // As if the Pipe had failed: the messages are in their claims, found by when they came in.
+    let accepted = ops::outbox::accepted_since(&deployment.dynamodb, &deployment.table, started)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(accepted.len(), 2, "{accepted:?}");
+    assert!(accepted.iter().all(|a| a.event_type == "LearnerCreated"));
+    let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let none = ops::outbox::accepted_since(&deployment.dynamodb, &deployment.table, later)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(none.is_empty(), "{none:?}");
+    let queue = lms_ghl::aws::SqsQueue::new(deployment.json(), &deployment.queue_url);
+    ops::outbox::resend(&queue, &accepted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // The Pipe catches up too (the relay, in `receive`): each event on the queue twice, applied once.
+    let mut records = Vec::new();
+    loop {
+        let batch = deployment.receive(&deployment.queue_url).await;
+        if batch.is_empty() {
+            break;
+        }
+        records.extend(batch);
+    }
+    assert_eq!(records.len(), 4);
+    let worker = deployment.worker(&ghl.url()).await;
+    sync_all(&worker, records).await;
+    assert_eq!(ghl.contacts(DEFAULT_LOCATION_ID).len(), 2);
+}
