@@ -17,6 +17,8 @@ pub const QUEUES: &[&str] = &[
     "BATCH_DEAD_LETTER_QUEUE_URL",
     "CONTINUATION_QUEUE_URL",
     "CONTINUATION_DEAD_LETTER_QUEUE_URL",
+    // The outbox Pipe's: accepted deliveries it could not send (`outbox resend`).
+    "OUTBOX_DEAD_LETTER_QUEUE_URL",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -170,7 +170,9 @@ pub enum ContractError {
     NewerVersion(u32),
 }
 
-/// The queue message for an envelope; attributes let operators filter without parsing bodies.
+/// The queue message for an envelope; attributes let operators filter without parsing bodies
+/// where SQS carries them (the daily batch's sends, parked messages). The outbox's Pipe sends the
+/// body only, so nothing may depend on them.
 pub fn encode(envelope: &Envelope) -> Result<OutboundMessage, serde_json::Error> {
     Ok(OutboundMessage {
         body: serde_json::to_string(envelope)?,
